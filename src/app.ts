@@ -1,0 +1,57 @@
+import { Elysia } from 'elysia'
+import type { Logger } from 'pino'
+
+import type { Config } from './config.ts'
+import type { Authenticator } from './core/authenticator.ts'
+import type { Store } from './core/store.ts'
+import { handleError } from './http-errors.ts'
+import { adminApiPlugin } from './plugins/admin-api/index.ts'
+import { authRealmPlugin, type RegistryTokenSigner } from './plugins/auth-realm/index.ts'
+import { loggerPlugin } from './plugins/logger/index.ts'
+
+export interface AppDeps {
+  config: Config
+  log: Logger
+  store: Store
+  authenticator: Authenticator
+  /** Signs registry tokens; absent in basic mode, where the realm is off. */
+  signer: RegistryTokenSigner | null
+  sessionSecret: Uint8Array | string
+  now?: () => number
+}
+
+/** Builds the whole HTTP application from its plugins. `main.ts` only adds the listener. */
+export const createApp = (deps: AppDeps) => {
+  const { config, log } = deps
+  const signer = deps.signer ?? missingSigner
+
+  return new Elysia()
+    .onError((context) => handleError(log, context))
+    .use(loggerPlugin({ log, config: config.logger }))
+    .get('/ping', () => 'pong')
+    .use(
+      authRealmPlugin({
+        store: deps.store,
+        log,
+        config,
+        authenticator: deps.authenticator,
+        signer,
+        now: deps.now,
+      }),
+    )
+    .use(
+      adminApiPlugin({
+        store: deps.store,
+        log,
+        config,
+        authenticator: deps.authenticator,
+        sessionSecret: deps.sessionSecret,
+      }),
+    )
+}
+
+export type App = ReturnType<typeof createApp>
+
+const missingSigner: RegistryTokenSigner = {
+  sign: () => Promise.reject(new Error('no signing key is loaded in basic mode')),
+}

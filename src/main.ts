@@ -1,0 +1,166 @@
+import 'reflect-metadata'
+
+import type { Logger } from 'pino'
+
+import { createApp } from './app.ts'
+import { publicBaseUrl, registryConfigYaml } from './commands/registry-config.ts'
+import { runResetPassword } from './commands/reset-password.ts'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { Authenticator } from './core/authenticator.ts'
+import { LoginThrottle } from './core/login-throttle.ts'
+import { openEmbedStore } from './core/sqlite/index.ts'
+import type { Store } from './core/store.ts'
+import { createTokenSigner } from './core/token-signer.ts'
+import { resolveSessionSecret } from './plugins/admin-api/index.ts'
+import { REALM_PATH } from './plugins/auth-realm/index.ts'
+import { loadOrCreateSigningKeys } from './plugins/certs/index.ts'
+import { createLogger } from './plugins/logger/index.ts'
+
+type Command =
+  { name: 'serve' } | { name: 'registry-config' } | { name: 'reset-password'; login: string }
+
+const USAGE_EXIT_CODE = 2
+
+/** Reads the subcommand, if any, off the front of the arguments. */
+const splitCommand = (argv: string[]): { command: Command; rest: string[] } => {
+  const [first, ...rest] = argv
+  if (first === 'registry-config') {
+    return { command: { name: 'registry-config' }, rest }
+  }
+  if (first === 'reset-password') {
+    const [login, ...options] = rest
+    if (!login || login.startsWith('-')) {
+      throw new ConfigError(
+        'reset-password needs the login whose password to set: reset-password <login>',
+      )
+    }
+    return { command: { name: 'reset-password', login }, rest: options }
+  }
+  return { command: { name: 'serve' }, rest: argv }
+}
+
+const main = async (argv: string[]): Promise<number> => {
+  let command: Command
+  let config: Config
+  let warnings: string[]
+  try {
+    const split = splitCommand(argv)
+    command = split.command
+    const loaded = loadConfig(split.rest, process.env)
+    if (loaded.kind === 'help') {
+      process.stdout.write(loaded.text)
+      return 0
+    }
+    config = loaded.config
+    warnings = loaded.warnings
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`registry-admin: ${error.message}\n`)
+      return USAGE_EXIT_CODE
+    }
+    throw error
+  }
+
+  const log = createLogger({ debug: config.debug })
+  warnings.forEach((warning) => log.warn(warning))
+
+  if (command.name === 'registry-config') {
+    process.stdout.write(registryConfigYaml(config))
+    return 0
+  }
+
+  const { store, created } = await openEmbedStore({
+    path: config.store.embed.path,
+    adminPassword: config.store.adminPassword.reveal(),
+    log,
+  })
+
+  if (command.name === 'reset-password') {
+    try {
+      return await runResetPassword(command.login, { store })
+    } finally {
+      store.close()
+    }
+  }
+
+  return serve(config, log, store, created)
+}
+
+const serve = async (
+  config: Config,
+  log: Logger,
+  store: Store,
+  created: boolean,
+): Promise<number> => {
+  const keys =
+    config.registry.authType === 'token'
+      ? await loadOrCreateSigningKeys(config.registry.certs, log.child({ component: 'certs' }))
+      : null
+  const signer = keys ? createTokenSigner({ keys, issuer: config.registry.issuer }) : null
+  const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
+  const sessionSecret = await resolveSessionSecret(store, config, log)
+
+  const app = createApp({ config, log, store, authenticator, signer, sessionSecret })
+  app.listen({ hostname: config.listen === '*' ? '0.0.0.0' : config.listen, port: config.port })
+
+  const base = publicBaseUrl(config)
+  log.info({ listen: config.listen, port: config.port }, 'listening')
+  if (keys) {
+    log.info(
+      {
+        realm: `${base}${REALM_PATH}`,
+        rootCertBundle: keys.caRootPath,
+        issuer: config.registry.issuer,
+      },
+      'token realm ready; the registry must trust rootCertBundle',
+    )
+  }
+  if (created) {
+    process.stdout.write(firstStartBanner(config))
+  }
+
+  const stop = async (signal: string) => {
+    log.info({ signal }, 'stopping')
+    await app.stop()
+    store.close()
+    process.exit(0)
+  }
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+  process.once('SIGINT', () => void stop('SIGINT'))
+  return -1
+}
+
+/** What a person starting the server for the first time needs to know, on stdout. */
+const firstStartBanner = (config: Config): string => {
+  const password =
+    config.store.adminPassword.reveal() === 'admin'
+      ? 'admin (change it now)'
+      : 'as set by store.admin_password'
+  return [
+    '',
+    'registry-admin is ready.',
+    `  UI and API: ${publicBaseUrl(config)}`,
+    `  admin login: admin, password: ${password}`,
+    '',
+    'Give your registry this configuration (also printed by the registry-config command):',
+    '',
+    registryConfigYaml(config),
+  ].join('\n')
+}
+
+const STARTUP_FAILURE_EXIT_CODE = 1
+
+try {
+  const code = await main(process.argv.slice(2))
+  if (code >= 0) {
+    process.exit(code)
+  }
+} catch (error) {
+  // Start-up failures (an unreadable key file, a store written by a newer version, a port in
+  // use) are the operator's to fix: one line says what, without a stack trace.
+  const message = error instanceof Error ? error.message : String(error)
+  const cause =
+    error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ''
+  process.stderr.write(`registry-admin: ${message}${cause}\n`)
+  process.exit(STARTUP_FAILURE_EXIT_CODE)
+}
