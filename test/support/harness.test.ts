@@ -1,4 +1,7 @@
+import 'reflect-metadata'
+import { X509CertificateGenerator } from '@peculiar/x509'
 import { describe, expect, test } from 'bun:test'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { OCI_INDEX_TYPE, OCI_MANIFEST_TYPE, writeOciImage, writeOciIndex } from './oci-image.ts'
 import { startRegistry, writeHtpasswd, type RunningRegistry } from './registry.ts'
@@ -42,6 +45,21 @@ async function tagsOf(registry: RunningRegistry, repo: string): Promise<string[]
   return (JSON.parse(result.stdout).Tags as string[]).sort()
 }
 
+/** Writes a PEM bundle with one self-signed P-256 certificate, enough for token auth to start. */
+async function writeBundle(path: string): Promise<void> {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+  const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])
+  const cert = await X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=harness',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 3_600_000),
+    keys,
+    signingAlgorithm: algorithm,
+  })
+  await Bun.write(path, cert.toString('pem'))
+}
+
 function ok(result: SkopeoResult): SkopeoResult {
   if (result.exitCode !== 0) {
     throw new Error(`skopeo failed with ${result.exitCode}: ${result.stderr}`)
@@ -69,6 +87,61 @@ describe('startRegistry', () => {
 
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ repositories: [] })
+  })
+
+  test('challenges with the configured token realm and service', async () => {
+    await using dir = tempDir('harness-')
+    const rootCertBundle = join(dir.path, 'bundle.pem')
+    await writeBundle(rootCertBundle)
+    const realm = 'http://127.0.0.1:1/token'
+    await using registry = await startRegistry({
+      auth: { token: { realm, service: 'registry.test', issuer: 'harness', rootCertBundle } },
+    })
+
+    const response = await fetch(`${registry.url}/v2/ns/app/tags/list`)
+
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe(
+      `Bearer realm="${realm}",service="registry.test",scope="repository:ns/app:pull"`,
+    )
+  })
+
+  test('delivers notifications with the configured headers', async () => {
+    const deliveries: Array<{ authorization: string | null; actions: string[] }> = []
+    let manifestPushed: () => void = () => {}
+    const done = new Promise<void>((resolve) => (manifestPushed = resolve))
+    using listener = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch(request) {
+        const body = (await request.json()) as {
+          events: Array<{ action: string; target: { mediaType: string } }>
+        }
+        deliveries.push({
+          authorization: request.headers.get('authorization'),
+          actions: body.events.map((e) => `${e.action} ${e.target.mediaType}`),
+        })
+        if (body.events.some((e) => e.target.mediaType === OCI_MANIFEST_TYPE)) {
+          manifestPushed()
+        }
+        return new Response(null, { status: 200 })
+      },
+    })
+    await using registry = await startRegistry({
+      auth: 'none',
+      notifications: { url: `${listener.url}events`, headers: { Authorization: ['Bearer n'] } },
+    })
+    await using oci = tempDir('oci-')
+    const image = await writeOciImage(oci.path, { tag: '1.0' })
+
+    ok(await skopeoCopy(image.ref, registry.ref('ns/app:1.0')))
+    await done
+
+    expect(deliveries).toEqual([
+      { authorization: 'Bearer n', actions: ['push application/octet-stream'] },
+      { authorization: 'Bearer n', actions: ['push application/octet-stream'] },
+      { authorization: 'Bearer n', actions: [`push ${OCI_MANIFEST_TYPE}`] },
+    ])
   })
 
   test('fails with the registry log when start-up fails', async () => {
@@ -150,6 +223,26 @@ describe('skopeo against the registry', () => {
     })
     expect(removed).toMatchObject({ exitCode: 0 })
     expect(await tagsOf(env.registry, 'ns/app')).toEqual(['1.0'])
+  })
+
+  test('garbage-collects the blobs of a deleted image', async () => {
+    await using env = await htpasswdRegistry()
+    await using oci = tempDir('oci-')
+    const kept = await writeOciImage(oci.path, { tag: 'kept' })
+    const dropped = await writeOciImage(oci.path, { tag: 'dropped', randomBytes: 64 })
+    ok(await skopeoCopy(kept.ref, env.registry.ref('ns/app:kept'), { destCreds: alice }))
+    ok(await skopeoCopy(dropped.ref, env.registry.ref('ns/app:dropped'), { destCreds: alice }))
+    ok(await skopeoDelete(env.registry.ref('ns/app:dropped'), { creds: alice }))
+    const blobPath = (digest: string) => {
+      const hex = digest.slice('sha256:'.length)
+      return join(env.registry.dataDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex)
+    }
+
+    const gc = await env.registry.garbageCollect()
+
+    expect(gc.exitCode).toBe(0)
+    expect(existsSync(blobPath(dropped.layerDigests[0] as string))).toBe(false)
+    expect(existsSync(blobPath(kept.layerDigests[0] as string))).toBe(true)
   })
 
   test('copies a two-platform index with --all', async () => {
