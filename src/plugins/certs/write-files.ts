@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto'
+import { chmod, link, mkdir, open, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { CertsError } from './key-files.ts'
+
+/** Mode of folders created for key files: only the owner may list them. */
+const FOLDER_MODE = 0o700
+
+export interface NewFile {
+  path: string
+  content: string
+  /** Exact permission bits, applied regardless of the umask. */
+  mode: number
+}
+
+/**
+ * Writes files that must not exist yet, each one atomically: the content goes to a temporary
+ * file in the same folder, which is then hard-linked to the final name. `link` fails when the
+ * name exists, so an existing file is never replaced, and a reader never sees half a file.
+ * Missing folders are created with mode 0700. When one file fails, the files this call already
+ * created are removed again, so no partial set is left behind.
+ * @throws CertsError naming the file that could not be written or already exists.
+ */
+export async function writeNewFiles(files: NewFile[]): Promise<void> {
+  const written: string[] = []
+  try {
+    for (const file of files) {
+      await writeNewFile(file)
+      written.push(file.path)
+    }
+  } catch (error) {
+    await Promise.all(written.map((path) => unlink(path).catch(() => undefined)))
+    throw error
+  }
+}
+
+async function writeNewFile({ path, content, mode }: NewFile): Promise<void> {
+  const folder = dirname(path)
+  const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    await mkdir(folder, { recursive: true, mode: FOLDER_MODE })
+    const handle = await open(temporary, 'wx', mode)
+    try {
+      await handle.writeFile(content)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await chmod(temporary, mode)
+    await link(temporary, path)
+  } catch (error) {
+    throw new CertsError(describeWriteError(path, error), { cause: error })
+  } finally {
+    await unlink(temporary).catch(() => undefined)
+  }
+}
+
+function describeWriteError(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'EEXIST') {
+    return `${path} appeared while the signing keys were generated; it was not overwritten`
+  }
+  return `${path} cannot be written (${code ?? String(error)})`
+}
