@@ -1,0 +1,11 @@
+/**
+ * The embedded store engine: the `Store` on `bun:sqlite`, compatible with the Go tool's
+ * `data.db`.
+ */
+export { LATEST_SCHEMA_VERSION } from './migrations/index.ts'
+export {
+  openEmbedStore,
+  type EmbedStoreLog,
+  type EmbedStoreOptions,
+  type OpenedEmbedStore,
+} from './open-embed-store.ts'

@@ -1,0 +1,149 @@
+import { describe, expect, test } from 'bun:test'
+
+import type { NewAccessRule, NewUser } from '../store.ts'
+import { conflict, errorOf, notFound, openTestStore } from './test-store.ts'
+
+const BOB: NewUser = {
+  login: 'bob',
+  name: 'Bob',
+  passwordHash: '$2b$04$bobhash',
+  role: 'user',
+  group: 1,
+  disabled: false,
+  description: 'developer',
+}
+
+function ruleOf(ownerId: number, isGroup: boolean, action = 'pull'): NewAccessRule {
+  return {
+    ownerId,
+    isGroup,
+    name: `rule of ${ownerId}`,
+    resourceType: 'repository',
+    resourceName: 'ns/app',
+    action,
+    disabled: false,
+  }
+}
+
+describe('users', () => {
+  test('the seeded admin is user 1 without a hash in User', async () => {
+    using store = await openTestStore()
+
+    const admin = store.getUser(1)
+
+    expect(admin).toEqual({
+      id: 1,
+      login: 'admin',
+      name: 'admin',
+      role: 'admin',
+      group: 1,
+      disabled: false,
+      description: 'Default user with administration role',
+    })
+  })
+
+  test('creates a user and reads it back by id and by login', async () => {
+    using store = await openTestStore()
+
+    const created = store.createUser(BOB)
+
+    const { passwordHash, ...withoutHash } = BOB
+    expect(created).toEqual({ id: 2, ...withoutHash })
+    expect(store.getUser(2)).toEqual(created)
+    expect(store.getUserByLogin('bob')).toEqual({ ...created, passwordHash })
+    expect(store.getUserWithHash(2)).toEqual({ ...created, passwordHash })
+  })
+
+  test('getUserByLogin treats a numeric login as a login, never an id', async () => {
+    using store = await openTestStore()
+    store.createUser({ ...BOB, login: '1' })
+
+    const found = store.getUserByLogin('1')
+
+    expect(found?.id).toBe(2)
+    expect(store.getUserByLogin('2')).toBeNull()
+  })
+
+  test('returns null for a missing user', async () => {
+    using store = await openTestStore()
+
+    expect([store.getUser(99), store.getUserWithHash(99), store.getUserByLogin('nobody')]).toEqual([
+      null,
+      null,
+      null,
+    ])
+  })
+
+  test('a duplicate login is a conflict that names the login', async () => {
+    using store = await openTestStore()
+    store.createUser(BOB)
+
+    expect(errorOf(() => store.createUser({ ...BOB, name: 'Other Bob' }))).toEqual(
+      conflict("a user with login 'bob' already exists"),
+    )
+  })
+
+  test('updateUser merges the patch and never changes the login', async () => {
+    using store = await openTestStore()
+    const bob = store.createUser(BOB)
+
+    const patch = { name: 'Robert', disabled: true, login: 'robert', description: undefined }
+    const updated = store.updateUser(bob.id, patch)
+
+    expect(updated).toEqual({ ...bob, name: 'Robert', disabled: true })
+    expect(store.getUserWithHash(bob.id)?.passwordHash).toBe(BOB.passwordHash)
+  })
+
+  test('updateUser changes the hash, role and group when asked', async () => {
+    using store = await openTestStore()
+    const bob = store.createUser(BOB)
+
+    store.updateUser(bob.id, { passwordHash: 'new-hash', role: 'manager', group: 3 })
+
+    expect(store.getUserWithHash(bob.id)).toEqual({
+      ...bob,
+      role: 'manager',
+      group: 3,
+      passwordHash: 'new-hash',
+    })
+  })
+
+  test('update and delete of a missing user are not-found errors', async () => {
+    using store = await openTestStore()
+
+    expect(errorOf(() => store.updateUser(7, { name: 'x' }))).toEqual(notFound('user 7 not found'))
+    expect(errorOf(() => store.deleteUser(7))).toEqual(notFound('user 7 not found'))
+  })
+
+  test('deleteUser removes the user, their own rules and tokens, and keeps group rules', async () => {
+    using store = await openTestStore()
+    const bob = store.createUser(BOB)
+    store.createAccessRule(ruleOf(bob.id, false, 'pull'))
+    store.createAccessRule(ruleOf(bob.id, false, 'push'))
+    const groupRule = store.createAccessRule(ruleOf(bob.id, true, 'pull'))
+    const otherRule = store.createAccessRule(ruleOf(1, false, 'pull'))
+    store.createRefreshToken({
+      userId: bob.id,
+      service: 'registry',
+      clientId: 'docker',
+      tokenHash: 'h1',
+      createdAt: 1,
+      expiresAt: 100,
+    })
+
+    store.deleteUser(bob.id)
+
+    expect(store.getUser(bob.id)).toBeNull()
+    expect(store.listAccessRules({}).items).toEqual([groupRule, otherRule])
+    expect(store.listRefreshTokens(bob.id)).toEqual([])
+  })
+
+  test('countEnabledAdmins counts admins that are not disabled', async () => {
+    using store = await openTestStore()
+    store.createUser({ ...BOB, login: 'a2', role: 'admin' })
+    store.createUser({ ...BOB, login: 'a3', role: 'admin', disabled: true })
+    store.createUser({ ...BOB, login: 'm1', role: 'manager' })
+
+    expect(store.countEnabledAdmins()).toBe(2)
+  })
+})
