@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, link, mkdir, open, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { chmod, copyFile, link, mkdir, open, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { CertsError } from './key-files.ts'
 
 /** Mode of folders created for key files: only the owner may list them. */
 const FOLDER_MODE = 0o700
+
+/** `link` errors of file systems without hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 
 export interface NewFile {
   path: string
@@ -47,11 +51,26 @@ async function writeNewFile({ path, content, mode }: NewFile): Promise<void> {
       await handle.close()
     }
     await chmod(temporary, mode)
-    await link(temporary, path)
+    await linkExclusive(temporary, path)
   } catch (error) {
     throw new CertsError(describeWriteError(path, error), { cause: error })
   } finally {
     await unlink(temporary).catch(() => undefined)
+  }
+}
+
+/**
+ * NOTE: on a file system without hard links the content is copied instead; the copy still
+ * refuses an existing name, but a crash in the middle of it can leave a partial file.
+ */
+async function linkExclusive(temporary: string, path: string): Promise<void> {
+  try {
+    await link(temporary, path)
+  } catch (error) {
+    if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) {
+      throw error
+    }
+    await copyFile(temporary, path, constants.COPYFILE_EXCL)
   }
 }
 
