@@ -110,7 +110,7 @@ describe('loadOrCreateSigningKeys generating a new set', () => {
 
     await loadOrCreateSigningKeys(config, captureLog().log, NOW)
 
-    expect(await modeOf(join(dir, 'certs'))).toBe(0o700)
+    expect(await modeOf(join(dir, 'certs'))).toBe(0o755)
     expect(await modeOf(config.key)).toBe(0o600)
     expect(await modeOf(config.publicKey)).toBe(0o644)
     expect(await modeOf(config.caRoot)).toBe(0o644)

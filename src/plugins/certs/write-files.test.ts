@@ -30,7 +30,7 @@ describe('writeNewFiles', () => {
     expect(await Bun.file(join(dir, 'a.key')).text()).toBe('secret\n')
     expect((await stat(join(dir, 'a.key'))).mode & 0o777).toBe(0o600)
     expect((await stat(join(dir, 'sub', 'b.pub'))).mode & 0o777).toBe(0o644)
-    expect((await stat(join(dir, 'sub'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(dir, 'sub'))).mode & 0o777).toBe(0o755)
     expect((await readdir(dir)).sort()).toEqual(['a.key', 'sub'])
     expect(await readdir(join(dir, 'sub'))).toEqual(['b.pub'])
   })

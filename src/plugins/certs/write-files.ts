@@ -5,7 +5,9 @@ import { basename, dirname, join } from 'node:path'
 import { CertsError } from './key-files.ts'
 
 /** Mode of folders created for key files: only the owner may list them. */
-const FOLDER_MODE = 0o700
+// The registry, often another system user, must be able to read the CA certificate here; the
+// private key keeps its own 0600.
+const FOLDER_MODE = 0o755
 
 /** `link` errors of file systems without hard links. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
@@ -21,7 +23,7 @@ export interface NewFile {
  * Writes files that must not exist yet, each one atomically: the content goes to a temporary
  * file in the same folder, which is then hard-linked to the final name. `link` fails when the
  * name exists, so an existing file is never replaced, and a reader never sees half a file.
- * Missing folders are created with mode 0700. When one file fails, the files this call already
+ * Missing folders are created with mode 0755. When one file fails, the files this call already
  * created are removed again, so no partial set is left behind.
  * @throws CertsError naming the file that could not be written or already exists.
  */
