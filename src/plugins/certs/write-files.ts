@@ -44,7 +44,10 @@ async function writeNewFile({ path, content, mode }: NewFile): Promise<void> {
   const folder = dirname(path)
   const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
   try {
-    await mkdir(folder, { recursive: true, mode: FOLDER_MODE })
+    if ((await mkdir(folder, { recursive: true, mode: FOLDER_MODE })) !== undefined) {
+      // The umask may have narrowed the mode of the folder just created.
+      await chmod(folder, FOLDER_MODE)
+    }
     const handle = await open(temporary, 'wx', mode)
     try {
       await handle.writeFile(content)
