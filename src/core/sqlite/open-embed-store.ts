@@ -77,12 +77,13 @@ export async function openEmbedStore(options: EmbedStoreOptions): Promise<Opened
         ? backUpFile(db, path, fromVersion)
         : null
 
-    if (!inMemory) {
-      useWal(db, path, log)
-    }
     const adminPasswordHash = created ? await hashAdminPassword(options) : null
     const applied = runMigrations(db, fromVersion, { adminPasswordHash })
     db.run('PRAGMA foreign_keys = ON')
+    // Only after a successful upgrade, so that a failed one leaves the journal mode as it was.
+    if (!inMemory) {
+      useWal(db, path, log)
+    }
 
     logOutcome(log, { path, created, fromVersion, applied, backup })
 

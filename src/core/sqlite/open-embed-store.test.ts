@@ -1,0 +1,363 @@
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { buildLegacyDb, LEGACY_PASSWORD } from '../../../test/fixtures/legacy-db/build-legacy-db.ts'
+import { LATEST_SCHEMA_VERSION, openEmbedStore } from './index.ts'
+import { fastHash, recordingLog } from './test-store.ts'
+
+let dir = ''
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'embed-store-'))
+})
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+function open(path: string, log = recordingLog(), adminPassword = 'first-password') {
+  return openEmbedStore({ path, adminPassword, log, hashPassword: fastHash })
+}
+
+function userVersion(db: Database): number {
+  return db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version ?? -1
+}
+
+function uniqueColumnsOf(db: Database, table: string): string[][] {
+  const indexes = db
+    .query<{ name: string; unique: number }, []>(`PRAGMA index_list(${table})`)
+    .all()
+    .filter((index) => index.unique === 1)
+
+  return indexes.map((index) =>
+    db
+      .query<{ name: string }, []>(`PRAGMA index_info(${index.name})`)
+      .all()
+      .map((column) => column.name),
+  )
+}
+
+describe('openEmbedStore on a new file', () => {
+  test('creates the folder and the database, and seeds the admin and the default group', async () => {
+    const path = join(dir, 'nested', 'folder', 'data.db')
+    const log = recordingLog()
+
+    const { store, created } = await open(path, log)
+    using _ = store
+    const admin = store.getUserByLogin('admin')
+
+    expect(created).toBe(true)
+    expect(await Bun.password.verify('first-password', admin?.passwordHash ?? '')).toBe(true)
+    expect(store.getGroup(1)?.name).toBe('default')
+    expect(log.entries).toEqual([
+      { level: 'info', obj: { path, schemaVersion: LATEST_SCHEMA_VERSION }, msg: 'store created' },
+    ])
+  })
+
+  test('uses write-ahead logging and the latest schema version', async () => {
+    const path = join(dir, 'data.db')
+    const { store } = await open(path)
+    store.close()
+
+    using db = new Database(path, { readonly: true })
+
+    expect(db.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
+    expect(userVersion(db)).toBe(LATEST_SCHEMA_VERSION)
+  })
+
+  test('hashes the admin password with bcrypt cost 10 by default', async () => {
+    const { store } = await openEmbedStore({
+      path: ':memory:',
+      adminPassword: 'first-password',
+      log: recordingLog(),
+    })
+    using _ = store
+
+    expect(store.getUserByLogin('admin')?.passwordHash).toStartWith('$2b$10$')
+  })
+
+  test.each([
+    ['admin', 'admin'],
+    ['an empty password, which means admin', ''],
+  ])('warns when the admin password is %s', async (_, adminPassword) => {
+    const log = recordingLog()
+
+    const { store } = await open(':memory:', log, adminPassword)
+    using _store = store
+
+    expect(log.entries[0]).toEqual({
+      level: 'warn',
+      obj: { login: 'admin' },
+      msg: 'the default admin password is in use; change it before exposing the server',
+    })
+    expect(
+      await Bun.password.verify('admin', store.getUserByLogin('admin')?.passwordHash ?? ''),
+    ).toBe(true)
+  })
+
+  test('reopening keeps the data and neither seeds, migrates nor backs up again', async () => {
+    const path = join(dir, 'data.db')
+    const first = await open(path)
+    first.store.createGroup({ name: 'ops', description: '' })
+    first.store.close()
+    const log = recordingLog()
+
+    const { store, created } = await open(path, log, 'other-password')
+    using _ = store
+
+    expect(created).toBe(false)
+    expect(store.listGroups({}).total).toBe(2)
+    expect(
+      await Bun.password.verify(
+        'first-password',
+        store.getUserByLogin('admin')?.passwordHash ?? '',
+      ),
+    ).toBe(true)
+    expect(log.entries).toEqual([])
+    expect(readdirSync(dir).filter((name) => name.includes('backup'))).toEqual([])
+  })
+})
+
+describe('openEmbedStore on a legacy data.db', () => {
+  async function openLegacy() {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    const original = readFileSync(path)
+    const log = recordingLog()
+    const { store, created } = await open(path, log)
+
+    return { path, original, log, store, created }
+  }
+
+  test('keeps every row readable, legacy NULLs included', async () => {
+    const { store, created } = await openLegacy()
+    using _ = store
+
+    const admin = store.getUserByLogin('admin')
+
+    expect(created).toBe(false)
+    expect(admin?.passwordHash).toStartWith('$2a$10$')
+    expect(await Bun.password.verify(LEGACY_PASSWORD, admin?.passwordHash ?? '')).toBe(true)
+    expect(store.listUsers({}).items).toEqual([
+      {
+        id: 1,
+        login: 'admin',
+        name: 'admin',
+        role: 'admin',
+        group: 1,
+        disabled: false,
+        description: 'Default user with administration role ',
+      },
+      {
+        id: 2,
+        login: 'bob',
+        name: 'Bob',
+        role: 'user',
+        group: 1,
+        disabled: false,
+        description: '',
+      },
+      {
+        id: 3,
+        login: 'carol',
+        name: 'Carol',
+        role: 'manager',
+        group: 2,
+        disabled: true,
+        description: 'ops lead',
+      },
+      { id: 4, login: '123', name: '', role: 'user', group: 1, disabled: false, description: '' },
+    ])
+    expect(store.listGroups({}).items).toEqual([
+      { id: 1, name: 'default', description: 'Default administration group' },
+      { id: 2, name: 'ops', description: 'operators' },
+    ])
+    const rule = { isGroup: false, resourceType: 'repository', action: 'pull', disabled: false }
+    expect(store.listAccessRules({}).items).toEqual([
+      { ...rule, id: 1, ownerId: 2, name: 'bob pulls app', resourceName: 'ns/app' },
+      {
+        ...rule,
+        id: 2,
+        ownerId: 2,
+        name: 'bob pushes app',
+        resourceName: 'ns/app',
+        action: 'push',
+        disabled: true,
+      },
+      { ...rule, id: 3, ownerId: -1000, name: 'anyone pulls base', resourceName: 'public/base' },
+      { ...rule, id: 4, ownerId: -999, name: 'members pull app', resourceName: 'ns/app' },
+      { ...rule, id: 5, ownerId: 3, name: 'carol pulls other', resourceName: 'ns/other' },
+    ])
+  })
+
+  test('a group rule no longer clashes with the user rule of the same id, and ids are not reused', async () => {
+    const { store } = await openLegacy()
+    using _ = store
+
+    const groupRule = store.createAccessRule({
+      ownerId: 2,
+      isGroup: true,
+      name: 'group 2 pulls app',
+      resourceType: 'repository',
+      resourceName: 'ns/app',
+      action: 'pull',
+      disabled: false,
+    })
+
+    expect(groupRule.id).toBe(7)
+    expect(store.findEnabledRules('repository', [{ id: 2, isGroup: true }])).toEqual([groupRule])
+  })
+
+  test('upgrades the schema in place and logs where the backup is', async () => {
+    const { path, store, log } = await openLegacy()
+    store.close()
+
+    using db = new Database(path, { strict: true })
+    db.run(
+      "INSERT INTO repositories (repository_name, tag, digest, config_digest) VALUES ('ns/index', 'v1', 'sha256:ddd', NULL)",
+    )
+    const names = db
+      .query<{ name: string; kind: string }, []>(
+        'SELECT repository_name AS name, typeof(repository_name) AS kind FROM repositories ORDER BY id',
+      )
+      .all()
+    const accessColumns = db
+      .query<{ name: string }, []>('PRAGMA table_info(access)')
+      .all()
+      .map((column) => column.name)
+
+    expect(userVersion(db)).toBe(LATEST_SCHEMA_VERSION)
+    expect(names).toEqual([
+      { name: 'ns/app', kind: 'text' },
+      { name: 'ns/app', kind: 'text' },
+      { name: '123', kind: 'text' },
+      { name: 'ns/index', kind: 'text' },
+    ])
+    expect(accessColumns).toEqual([
+      'id',
+      'owner_id',
+      'is_group',
+      'name',
+      'resource_type',
+      'resource_name',
+      'action',
+      'disabled',
+    ])
+    expect(uniqueColumnsOf(db, 'access')).toEqual([
+      ['owner_id', 'is_group', 'resource_type', 'resource_name', 'action'],
+    ])
+    expect(log.entries).toEqual([
+      {
+        level: 'info',
+        obj: {
+          path,
+          fromVersion: 0,
+          toVersion: LATEST_SCHEMA_VERSION,
+          migrations: ['1: legacy tables with fixed access uniqueness and repository types'],
+          backup: `${path}.backup-0`,
+        },
+        msg: 'store schema upgraded',
+      },
+    ])
+  })
+
+  test('the backup is the untouched original file', async () => {
+    const { path, original, store } = await openLegacy()
+    store.close()
+
+    using backup = new Database(`${path}.backup-0`, { readonly: true })
+
+    expect(readFileSync(`${path}.backup-0`).equals(original)).toBe(true)
+    expect(userVersion(backup)).toBe(0)
+    expect(uniqueColumnsOf(backup, 'access')).toEqual([
+      ['owner_id', 'resource_type', 'resource_name', 'action'],
+    ])
+  })
+
+  test('reopening does not migrate again nor make another backup', async () => {
+    const { path, store } = await openLegacy()
+    store.close()
+    const log = recordingLog()
+
+    const again = await open(path, log)
+    again.store.close()
+
+    expect(again.created).toBe(false)
+    expect(log.entries).toEqual([])
+    expect(readdirSync(dir).filter((name) => name.includes('backup'))).toEqual(['data.db.backup-0'])
+  })
+
+  test('never overwrites an older backup', async () => {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    writeFileSync(`${path}.backup-0`, 'an older backup')
+
+    const { store } = await open(path)
+    store.close()
+
+    expect(readFileSync(`${path}.backup-0`, 'utf8')).toBe('an older backup')
+    expect(userVersionOfFile(`${path}.backup-0.1`)).toBe(0)
+  })
+
+  test('a failed migration leaves the file at its old version', async () => {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    const legacy = new Database(path)
+    legacy.run('CREATE TABLE settings (name TEXT)')
+    legacy.close()
+
+    const opening = open(path)
+
+    await expect(opening).rejects.toThrow(
+      `cannot open the store '${path}': table settings already exists`,
+    )
+    using db = new Database(path, { readonly: true })
+    expect(userVersion(db)).toBe(0)
+    expect(db.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'delete' })
+    expect(uniqueColumnsOf(db, 'access')).toEqual([
+      ['owner_id', 'resource_type', 'resource_name', 'action'],
+    ])
+  })
+})
+
+describe('openEmbedStore refuses', () => {
+  test('a database written by a newer version', async () => {
+    const path = join(dir, 'data.db')
+    const newer = new Database(path)
+    newer.run(`PRAGMA user_version = ${LATEST_SCHEMA_VERSION + 1}`)
+    newer.close()
+
+    await expect(open(path)).rejects.toThrow(
+      `cannot open the store '${path}': its schema version is ${LATEST_SCHEMA_VERSION + 1} ` +
+        `but this program knows versions up to ${LATEST_SCHEMA_VERSION}: a newer ` +
+        'registry-admin wrote it; run that version or restore a backup',
+    )
+    expect(userVersionOfFile(path)).toBe(LATEST_SCHEMA_VERSION + 1)
+    expect(readdirSync(dir)).toEqual(['data.db'])
+  })
+
+  test('a file that is not a database', async () => {
+    const path = join(dir, 'data.db')
+    writeFileSync(
+      path,
+      'this is not sqlite, just some text that is long enough to look like a header',
+    )
+
+    await expect(open(path)).rejects.toThrow(
+      `cannot open the store '${path}': file is not a database`,
+    )
+  })
+
+  test('an empty path', async () => {
+    await expect(open('')).rejects.toThrow('the store path is empty')
+  })
+})
+
+function userVersionOfFile(path: string): number {
+  using db = new Database(path, { readonly: true })
+
+  return userVersion(db)
+}
