@@ -107,6 +107,75 @@ export interface NewRefreshToken {
   expiresAt: number
 }
 
+/** One platform of an image index or manifest list, as the mirror records it. */
+export interface Platform {
+  os: string
+  architecture: string
+  variant?: string
+  /** Digest of the child manifest. */
+  digest: string
+  /** Config plus layers of the child. */
+  size: number
+}
+
+/** A blob a tag refers to (config or layer, of the image or of an index's children). */
+export interface BlobRef {
+  digest: string
+  size: number
+}
+
+/**
+ * One tag of one repository as the registry serves it. The mirror keeps the legacy columns
+ * (`repository_name`, `tag`, `digest`, `config_digest`, `size`, `pull_counter`, `timestamp`,
+ * `raw`) so that old API clients keep working, and adds what the UI needs.
+ */
+export interface RepositoryEntry {
+  id: number
+  repositoryName: string
+  tag: string
+  /** Digest of the manifest (or index) the tag points at. */
+  digest: string
+  mediaType: string
+  /** `null` for an image index or manifest list, which has no config. */
+  configDigest: string | null
+  /** Config plus layers; for an index, the sum over its platforms. */
+  size: number
+  /** Children of an index; empty for a single image. */
+  platforms: Platform[]
+  /** Every blob the tag refers to, to count a layer shared by several tags once. */
+  blobs: BlobRef[]
+  /** Image creation time from the config (unix seconds), when known. */
+  createdAt: number | null
+  /** When the tag was pushed or first seen by a sync (unix seconds); the legacy `timestamp`. */
+  pushedAt: number
+  pullCount: number
+  /** JSON text kept for legacy API clients: the manifest as fetched. */
+  raw: string
+}
+
+export type NewRepositoryEntry = Omit<RepositoryEntry, 'id' | 'pullCount'>
+
+/** What an upsert did to the mirror. */
+export type UpsertOutcome = 'added' | 'changed' | 'unchanged'
+
+/** A catalog row grouped per repository. */
+export interface RepositorySummary {
+  /** Id of one of its tag rows, for legacy clients that need an id. */
+  id: number
+  repositoryName: string
+  tagCount: number
+  /** Size of the distinct blobs of all its tags: a shared layer counts once. */
+  size: number
+  pullCount: number
+  /** Latest push (unix seconds). */
+  pushedAt: number
+}
+
+export interface CatalogQuery extends ListQuery {
+  /** Only these repositories (the ones a user may pull); absent means all. */
+  repositoryNames?: readonly string[]
+}
+
 export type SortOrder = 'ASC' | 'DESC'
 
 /**
@@ -162,6 +231,35 @@ export interface Store {
   listRefreshTokens(userId: number): RefreshToken[]
   deleteRefreshToken(userId: number, id: number): void
   deleteRefreshTokensOfUser(userId: number): void
+
+  /** Inserts or replaces the row of one tag; the pull count of an existing tag is kept. */
+  upsertRepositoryEntry(entry: NewRepositoryEntry): UpsertOutcome
+  getRepositoryEntry(repositoryName: string, tag: string): RepositoryEntry | null
+  /** Every tag row of one repository. */
+  listRepositoryEntries(repositoryName: string): RepositoryEntry[]
+  /** Names of every repository the mirror holds, sorted. */
+  listRepositoryNames(): string[]
+  /** Tag rows (filters and sort by API name: repository_name, tag, digest, size, ...). */
+  listCatalogTags(query: CatalogQuery): ListResult<RepositoryEntry>
+  /** One row per repository, with shared layers counted once. */
+  listCatalogRepositories(query: CatalogQuery): ListResult<RepositorySummary>
+  /** Removes the named tags of a repository; returns how many rows went. */
+  deleteRepositoryTags(repositoryName: string, tags: readonly string[]): number
+  /** Removes every tag of a repository pointing at `digest`; returns the tags removed. */
+  deleteRepositoryDigest(repositoryName: string, digest: string): string[]
+  /** Removes every row of a repository; returns how many rows went. */
+  deleteRepository(repositoryName: string): number
+  /** Adds to the pull count of a tag, or of every tag pointing at a digest, atomically. */
+  addPulls(
+    repositoryName: string,
+    target: { tag: string } | { digest: string },
+    count: number,
+  ): void
+  /**
+   * Records a notification event id; `false` when it was already recorded (a redelivery).
+   * Ids older than `forgetBefore` (unix seconds) are dropped.
+   */
+  recordEventId(eventId: string, now: number, forgetBefore: number): boolean
 
   /** A small key/value area for server state, such as a generated session secret. */
   getSetting(key: string): string | null
