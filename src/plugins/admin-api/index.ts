@@ -93,9 +93,23 @@ export const adminApiPlugin = (deps: AdminApiDeps) => {
 }
 
 const apiBase = (deps: AdminApiDeps, name: string) =>
-  new Elysia({ name: `admin-api/${name}` }).use(principalPlugin(deps)).onAfterHandle(({ set }) => {
-    set.headers['cache-control'] = 'no-store'
-  })
+  new Elysia({ name: `admin-api/${name}` })
+    .onParse(({ contentType }) => {
+      // Only JSON: a cross-site form or text/plain post cannot carry it without CORS, which
+      // keeps browsers that remember Basic credentials from being used against the API.
+      if (contentType && !isJsonType(contentType)) {
+        throw new ValidationError('the request body must be JSON (Content-Type: application/json)')
+      }
+    })
+    .use(principalPlugin(deps))
+    .onAfterHandle(({ set }) => {
+      set.headers['cache-control'] = 'no-store'
+    })
+
+const isJsonType = (contentType: string): boolean => {
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  return type === 'application/json' || type.endsWith('+json')
+}
 
 const userRoutes = (deps: AdminApiDeps, log: Logger) => {
   const { store } = deps
@@ -312,11 +326,11 @@ const listAnswer = <T, J>(
   return { total: result.total, data: result.items.map(toJson) }
 }
 
-/** Reads a positive integer id from the URL. */
-const parseId = (text: string, what: string): number => {
-  const id = /^\d{1,16}$/.test(text) ? Number(text) : NaN
+/** Reads a positive integer id from the URL; Elysia gives `null` for bad percent-encoding. */
+const parseId = (text: string | null | undefined, what: string): number => {
+  const id = typeof text === 'string' && /^\d{1,16}$/.test(text) ? Number(text) : NaN
   if (!Number.isSafeInteger(id) || id <= 0) {
-    throw new ValidationError(`the ${what} id must be a positive integer, not '${clip(text)}'`)
+    throw new ValidationError(`the ${what} id must be a positive integer`)
   }
   return id
 }
@@ -347,5 +361,3 @@ const renewOwnSession = async (
     set.headers[JWT_HEADER] = renewed.token
   }
 }
-
-const clip = (text: string): string => text.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)
