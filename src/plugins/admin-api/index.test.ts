@@ -1,5 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 
+import { Elysia } from 'elysia'
+import pino from 'pino'
+
+import { adminApiPlugin } from './index.ts'
 import { ADMIN_PASSWORD, adminAuth, basic, createTestApi, type TestApi } from './test-app.ts'
 
 type Who = 'admin' | 'manager' | 'user' | 'nobody'
@@ -355,6 +359,7 @@ describe('UI session on /api/v1', () => {
       const answer = await api.call('GET', '/api/v1/users', { headers: { cookie: session.cookie } })
       expect(answer.status).toBe(401)
       expect(answer.json.message).toBe('the session has ended; log in again')
+      expect(answer.headers.getSetCookie()[0]).toStartWith('JWT=; Path=/; Max-Age=0')
     }
   })
 
@@ -441,5 +446,29 @@ describe('malformed input', () => {
 
     expect(answer.status).toBe(404)
     expect(answer.json.error).toBe(true)
+  })
+})
+
+describe('adminApiPlugin', () => {
+  test('keeps its guard to its own routes', async () => {
+    using api = await createTestApi()
+    const app = new Elysia()
+      .get('/before', () => 'ok')
+      .use(
+        adminApiPlugin({
+          store: api.store,
+          log: pino({ level: 'silent' }),
+          config: api.config,
+          authenticator: api.authenticator,
+          sessionSecret: 'secret',
+        }),
+      )
+      .get('/after', () => 'ok')
+    const headers = { authorization: 'Basic !!!', cookie: 'JWT=stale' }
+
+    for (const path of ['/before', '/after']) {
+      const response = await app.handle(new Request(`http://localhost${path}`, { headers }))
+      expect(response.status).toBe(200)
+    }
   })
 })

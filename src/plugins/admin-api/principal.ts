@@ -106,6 +106,7 @@ export const resolvePrincipal = async (
   }
   const session = await deps.sessions.verify(cookieToken, 'cookie')
   if (!session) {
+    credentials.setCookies(deps.sessions.clearCookies())
     throw new UnauthorizedError('the session has ended; log in again')
   }
   // a write made with the cookie proves it comes from our own page

@@ -182,6 +182,7 @@ describe('GET /auth/user', () => {
 
     expect(answer.status).toBe(401)
     expect(answer.json).toEqual({ error: 'not logged in' })
+    expect(cookiesOf(answer.headers).JWT?.attributes).toContain('Max-Age=0')
   })
 
   test('shuts out a disabled or deleted user at once', async () => {

@@ -39,8 +39,13 @@ export const sessionRoutes = (deps: SessionRoutesDeps) => {
       return sessions.verify(header, 'header')
     }
     const cookie = readCookie(request.headers.get('cookie'), JWT_COOKIE)
-    const session = cookie ? await sessions.verify(cookie, 'cookie') : null
-    if (session?.refreshed) {
+    if (!cookie) {
+      return null
+    }
+    const session = await sessions.verify(cookie, 'cookie')
+    if (!session) {
+      setCookies(sessions.clearCookies())
+    } else if (session.refreshed) {
       setCookies(session.refreshed.cookies)
     }
     return session
