@@ -588,6 +588,10 @@ describe('precedence', () => {
     expect(loadConfigOnly([], { RA_CONFIG_FILE: layered }).port).toBe(8080)
   })
 
+  test('reads no file for an empty --config-file', () => {
+    expect(loadConfigOnly(['--config-file=']).port).toBe(80)
+  })
+
   test('treats an empty variable as unset', () => {
     expect(loadConfigOnly([`--config-file=${layered}`], { RA_PORT: '' }).port).toBe(8080)
   })

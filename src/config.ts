@@ -187,7 +187,6 @@ interface OptionSpec {
   choices?: readonly string[]
   /** Smallest accepted integer (int, port) or, for durations, seconds. */
   min?: number
-  max?: number
   aliasFlags?: readonly string[]
   aliasEnvs?: readonly string[]
   aliasKeys?: readonly string[]
@@ -660,7 +659,8 @@ export function loadConfig(argv: string[], env: Env): LoadResult {
   const fromEnv = readEnv(env, warnings)
   const fileSpec = specByFlag('config-file')
   const fileRaw = flags.values.get(fileSpec) ?? fromEnv.get(fileSpec)
-  const fromFile = fileRaw ? readConfigFile(fileSpec, fileRaw, env, warnings) : new Map()
+  const fromFile =
+    fileRaw && fileRaw.value !== '' ? readConfigFile(fileSpec, fileRaw, env, warnings) : new Map()
 
   const problems: string[] = []
   const values = new Map<string, unknown>()
@@ -1057,7 +1057,7 @@ const toInt = (value: unknown, fromFile: boolean): number => {
 
 const checkRange = (spec: OptionSpec, value: number): number => {
   const min = spec.min ?? (spec.kind === 'port' ? 1 : Number.MIN_SAFE_INTEGER)
-  const max = spec.kind === 'port' ? MAX_PORT : spec.max
+  const max = spec.kind === 'port' ? MAX_PORT : undefined
   if (max !== undefined && (value < min || value > max)) {
     throw new Problem(`${value} is out of range ${min}..${max}`)
   }
