@@ -430,6 +430,8 @@ describe('malformed input', () => {
     '/api/v1/access?filter={"owner_id":1e400}',
     '/api/v1/access?filter={"disabled":"maybe"}',
     '/api/v1/users/%ff',
+    '/api/v1/users?filter=%ff',
+    '/api/v1/groups?sort=%ZZ',
   ])('answers 400 for %s', async (path) => {
     using api = await createTestApi()
 

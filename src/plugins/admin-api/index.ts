@@ -171,9 +171,13 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
     )
     .put(
       '/api/v1/users/:id',
-      async ({ principal, params, body }) => {
+      async ({ principal, params, body, set }) => {
         const actor = requireRole(principal, 'admin')
         const user = await updateUser(service, parseId(params.id, 'user'), body)
+        if (user.id === actor.id && body.password) {
+          // A new password ends the user's sessions; the admin making the change keeps theirs.
+          await renewOwnSession(sessions, { ...(principal as Principal), user }, set)
+        }
         log.info({ actorId: actor.id, userId: user.id }, 'user updated')
         return envelope('ok', user.id, toUserJson(user))
       },

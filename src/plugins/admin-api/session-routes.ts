@@ -107,6 +107,11 @@ export const sessionRoutes = (deps: SessionRoutesDeps) => {
     .post('/auth/local/logout', ({ set }) => logout(sessions, set))
 }
 
+/**
+ * KNOWN LIMIT: logout clears the cookies but does not revoke the token itself; a copy taken
+ * before logout stays usable until it expires and can be renewed up to the cookie lifetime
+ * after its login, unless the user's password is changed.
+ */
 const logout = (sessions: SessionManager, set: { headers: Record<string, unknown> }): string => {
   set.headers['set-cookie'] = sessions.clearCookies()
   return ''

@@ -8,6 +8,7 @@ import {
   adminAuth,
   basic,
   createTestApi,
+  sessionOf,
   type TestApi,
 } from './test-app.ts'
 
@@ -297,6 +298,25 @@ describe('PUT /api/v1/users/:id', () => {
     expect((await api.call('GET', '/api/v1/users/me', { auth: oldAuth })).status).toBe(401)
     const fresh = basic('bob', 'new-bob-password')
     expect((await api.call('GET', '/api/v1/users/me', { auth: fresh })).status).toBe(200)
+  })
+
+  test('keeps the session of an admin who changes their own password', async () => {
+    using api = await createTestApi()
+    const own = await api.login('admin', ADMIN_PASSWORD)
+
+    const answer = await api.call('PUT', '/api/v1/users/1', {
+      headers: { cookie: own.cookie, 'x-xsrf-token': own.xsrf },
+      body: { password: 'another-admin-password' },
+    })
+    const renewed = sessionOf(answer.headers)
+
+    expect(answer.status).toBe(200)
+    expect((await api.call('GET', '/auth/user', { headers: { cookie: own.cookie } })).status).toBe(
+      401,
+    )
+    expect(
+      (await api.call('GET', '/auth/user', { headers: { cookie: renewed.cookie } })).status,
+    ).toBe(200)
   })
 
   test('revokes refresh tokens when a user is disabled', async () => {
