@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { createApp } from './app.ts'
 import { publicBaseUrl, registryConfigYaml } from './commands/registry-config.ts'
 import { runResetPassword } from './commands/reset-password.ts'
-import { ConfigError, loadConfig, type Config } from './config.ts'
+import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts'
 import { Authenticator } from './core/authenticator.ts'
 import { LoginThrottle } from './core/login-throttle.ts'
 import { openEmbedStore } from './core/sqlite/index.ts'
@@ -55,7 +55,8 @@ const main = async (argv: string[]): Promise<number> => {
     warnings = loaded.warnings
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`registry-admin: ${error.message}\n`)
+      const problems = error.problems.length > 0 ? error.problems : [error.message]
+      problems.forEach((problem) => process.stderr.write(`registry-admin: ${problem}\n`))
       return USAGE_EXIT_CODE
     }
     throw error
@@ -63,6 +64,7 @@ const main = async (argv: string[]): Promise<number> => {
 
   const log = createLogger({ debug: config.debug })
   warnings.forEach((warning) => log.warn(warning))
+  log.debug({ config: describeConfig(config) }, 'configuration')
 
   if (command.name === 'registry-config') {
     process.stdout.write(registryConfigYaml(config))

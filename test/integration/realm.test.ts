@@ -197,7 +197,7 @@ describe('GET /api/v1/registry/auth', () => {
       `service=${TEST_SERVICE}&scope=repository:${'a'.repeat(33_000)}:pull`,
       400,
     ],
-  ])('%s gets %d and never a 500', async (_, query, status) => {
+  ])('%s is refused with 400, never a 500', async (_, query, status) => {
     const response = await realm(query, { authorization: carol })
     const body = (await response.json()) as { errors: { code: string; message: string }[] }
 
@@ -326,7 +326,7 @@ describe('POST /api/v1/registry/auth', () => {
       'invalid_grant',
     ],
     ['a malformed scope', { ...passwordGrant, scope: 'repository' }, 400, 'invalid_request'],
-  ])('%s gets %d %s', async (_, form, status, error) => {
+  ])('%s gets its OAuth2 error', async (_, form, status, error) => {
     const response = await post(form)
 
     expect(response.status).toBe(status)
