@@ -1,4 +1,4 @@
-import type { Database, SQLQueryBindings } from 'bun:sqlite'
+import type { Database, SQLQueryBindings, Statement } from 'bun:sqlite'
 
 import { ValidationError } from '../../errors.ts'
 import type { ListQuery, ListResult } from '../store.ts'
@@ -23,11 +23,18 @@ export interface ListTable {
   columns: string
   /** API field name → SQL; the only names a filter or a sort may use. */
   fields: ReadonlyMap<string, ListField>
-  /** Columns that `q` searches, joined with OR. */
-  search: readonly string[]
+  /** What `q` searches, joined with OR: columns, or predicates built around the LIKE. */
+  search: readonly SearchTerm[]
   /** Filters implied by the ones given, such as `is_group = false` beside a bare `owner_id`. */
   impliedFilters?: (filters: Readonly<Record<string, unknown>>) => Record<string, boolean>
 }
+
+/**
+ * One thing `q` searches: a column (or expression) that is matched with LIKE, or a predicate
+ * built around the LIKE part it is given (`LIKE ? ESCAPE …`, binding the pattern once), such as
+ * an EXISTS over another table.
+ */
+export type SearchTerm = string | { predicate: (like: string) => string }
 
 /** The WHERE, ORDER BY and LIMIT parts of one list, with their bound values in order. */
 export interface ListSql {
@@ -114,6 +121,55 @@ export function runList<Row, T>(
   }
 }
 
+/**
+ * Prepared statements kept by SQL text, for lists whose SQL varies with the query (filters,
+ * sort, range) but repeats from one request to the next. At most `limit` are kept; the least
+ * recently used one is finalized first.
+ */
+export class StatementCache {
+  readonly #db: Database
+  readonly #limit: number
+  readonly #statements = new Map<string, Statement<unknown, SQLQueryBindings[]>>()
+
+  constructor(db: Database, limit = 64) {
+    this.#db = db
+    this.#limit = limit
+  }
+
+  /** The prepared statement for `sql`, prepared on first use. */
+  get<Row>(sql: string): Statement<Row, SQLQueryBindings[]> {
+    let statement = this.#statements.get(sql)
+    if (statement !== undefined) {
+      // Re-inserting moves it to the end, the most recently used place.
+      this.#statements.delete(sql)
+    } else {
+      statement = this.#db.prepare<unknown, SQLQueryBindings[]>(sql)
+    }
+    this.#statements.set(sql, statement)
+    this.#evict()
+
+    return statement as Statement<Row, SQLQueryBindings[]>
+  }
+
+  finalize(): void {
+    for (const statement of this.#statements.values()) {
+      statement.finalize()
+    }
+    this.#statements.clear()
+  }
+
+  #evict(): void {
+    while (this.#statements.size > this.#limit) {
+      const [sql, oldest] = this.#statements.entries().next().value as [
+        string,
+        Statement<unknown, SQLQueryBindings[]>,
+      ]
+      this.#statements.delete(sql)
+      oldest.finalize()
+    }
+  }
+}
+
 function addSearch(
   table: ListTable,
   q: unknown,
@@ -129,7 +185,10 @@ function addSearch(
 
   // NOTE: SQLite's LIKE folds case for ASCII letters only.
   const pattern = `%${escapeLike(q)}%`
-  const parts = table.search.map((column) => `${column} LIKE ? ESCAPE '${LIKE_ESCAPE}'`)
+  const like = `LIKE ? ESCAPE '${LIKE_ESCAPE}'`
+  const parts = table.search.map((term) =>
+    typeof term === 'string' ? `${term} ${like}` : term.predicate(like),
+  )
   conditions.push(`(${parts.join(' OR ')})`)
   params.push(...table.search.map(() => pattern))
 }

@@ -26,6 +26,13 @@ function userVersion(db: Database): number {
   return db.query<{ user_version: number }, []>('PRAGMA user_version').get()?.user_version ?? -1
 }
 
+function columnsOf(db: Database, table: string): string[] {
+  return db
+    .query<{ name: string }, []>(`PRAGMA table_info(${table})`)
+    .all()
+    .map((column) => column.name)
+}
+
 function uniqueColumnsOf(db: Database, table: string): string[][] {
   const indexes = db
     .query<{ name: string; unique: number }, []>(`PRAGMA index_list(${table})`)
@@ -211,6 +218,91 @@ describe('openEmbedStore on a legacy data.db', () => {
     expect(store.findEnabledRules('repository', [{ id: 2, isGroup: true }])).toEqual([groupRule])
   })
 
+  test('keeps the mirror rows readable as entries without media type, platforms or blobs', async () => {
+    const { store } = await openLegacy()
+    using _ = store
+
+    const legacy = { mediaType: '', platforms: [], blobs: [], createdAt: null, raw: '{}' }
+    expect(store.listCatalogTags({}).items).toEqual([
+      {
+        ...legacy,
+        id: 1,
+        repositoryName: 'ns/app',
+        tag: 'latest',
+        digest: 'sha256:aaa',
+        configDigest: 'sha256:c-aaa',
+        size: 1000,
+        pushedAt: 1700000000,
+        pullCount: 3,
+      },
+      {
+        ...legacy,
+        id: 2,
+        repositoryName: 'ns/app',
+        tag: '1.0',
+        digest: 'sha256:bbb',
+        configDigest: 'sha256:c-bbb',
+        size: 900,
+        pushedAt: 1700000001,
+        pullCount: 0,
+      },
+      {
+        ...legacy,
+        id: 3,
+        repositoryName: '123',
+        tag: 'v1',
+        digest: 'sha256:ccc',
+        configDigest: 'sha256:c-ccc',
+        size: 10,
+        pushedAt: 1700000002,
+        pullCount: 0,
+      },
+    ])
+    expect(store.listCatalogRepositories({ sort: { field: 'size', order: 'DESC' } })).toEqual({
+      total: 2,
+      items: [
+        {
+          id: 1,
+          repositoryName: 'ns/app',
+          tagCount: 2,
+          size: 1900,
+          pullCount: 3,
+          pushedAt: 1700000001,
+        },
+        { id: 3, repositoryName: '123', tagCount: 1, size: 10, pullCount: 0, pushedAt: 1700000002 },
+      ],
+    })
+  })
+
+  test('the next sync refreshes a legacy mirror row and keeps its pull count', async () => {
+    const { store } = await openLegacy()
+    using _ = store
+
+    const refreshed = {
+      repositoryName: 'ns/app',
+      tag: 'latest',
+      digest: 'sha256:aaa',
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      configDigest: 'sha256:c-aaa',
+      size: 1000,
+      platforms: [],
+      blobs: [
+        { digest: 'sha256:c-aaa', size: 100 },
+        { digest: 'sha256:layer', size: 900 },
+      ],
+      createdAt: 1690000000,
+      pushedAt: 1800000000,
+      raw: '{"schemaVersion":2}',
+    }
+
+    expect(store.upsertRepositoryEntry(refreshed)).toBe('changed')
+    expect(store.getRepositoryEntry('ns/app', 'latest')).toEqual({
+      ...refreshed,
+      id: 1,
+      pullCount: 3,
+    })
+  })
+
   test('upgrades the schema in place and logs where the backup is', async () => {
     const { path, store, log } = await openLegacy()
     store.close()
@@ -224,10 +316,7 @@ describe('openEmbedStore on a legacy data.db', () => {
         'SELECT repository_name AS name, typeof(repository_name) AS kind FROM repositories ORDER BY id',
       )
       .all()
-    const accessColumns = db
-      .query<{ name: string }, []>('PRAGMA table_info(access)')
-      .all()
-      .map((column) => column.name)
+    const accessColumns = columnsOf(db, 'access')
 
     expect(userVersion(db)).toBe(LATEST_SCHEMA_VERSION)
     expect(names).toEqual([
@@ -249,6 +338,22 @@ describe('openEmbedStore on a legacy data.db', () => {
     expect(uniqueColumnsOf(db, 'access')).toEqual([
       ['owner_id', 'is_group', 'resource_type', 'resource_name', 'action'],
     ])
+    expect(columnsOf(db, 'repositories')).toEqual([
+      'id',
+      'repository_name',
+      'tag',
+      'digest',
+      'config_digest',
+      'size',
+      'pull_counter',
+      'timestamp',
+      'raw',
+      'media_type',
+      'platforms',
+      'blobs',
+      'created_at',
+    ])
+    expect(columnsOf(db, 'processed_events')).toEqual(['id', 'received_at'])
     expect(log.entries).toEqual([
       {
         level: 'info',
@@ -256,7 +361,10 @@ describe('openEmbedStore on a legacy data.db', () => {
           path,
           fromVersion: 0,
           toVersion: LATEST_SCHEMA_VERSION,
-          migrations: ['1: legacy tables with fixed access uniqueness and repository types'],
+          migrations: [
+            '1: legacy tables with fixed access uniqueness and repository types',
+            '2: mirror media types, platforms and blobs; processed event ids',
+          ],
           backup: `${path}.backup-0`,
         },
         msg: 'store schema upgraded',

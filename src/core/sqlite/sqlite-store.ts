@@ -2,23 +2,30 @@ import type { Database } from 'bun:sqlite'
 
 import type {
   AccessRule,
+  CatalogQuery,
   Group,
   ListQuery,
   ListResult,
   NewAccessRule,
   NewGroup,
   NewRefreshToken,
+  NewRepositoryEntry,
   NewUser,
   RefreshToken,
+  RepositoryEntry,
+  RepositorySummary,
   RuleOwner,
   Store,
+  UpsertOutcome,
   User,
   UserPatch,
   UserWithHash,
 } from '../store.ts'
 import { AccessRuleTable } from './access-rules.ts'
+import { ProcessedEventTable } from './events.ts'
 import { GroupTable } from './groups.ts'
 import { RefreshTokenTable } from './refresh-tokens.ts'
+import { RepositoryTable } from './repositories.ts'
 import { SettingTable } from './settings.ts'
 import { UserTable } from './users.ts'
 
@@ -33,6 +40,8 @@ export class SqliteStore implements Store {
   readonly #access: AccessRuleTable
   readonly #tokens: RefreshTokenTable
   readonly #settings: SettingTable
+  readonly #repositories: RepositoryTable
+  readonly #events: ProcessedEventTable
   #closed = false
 
   constructor(db: Database) {
@@ -42,6 +51,8 @@ export class SqliteStore implements Store {
     this.#access = new AccessRuleTable(db)
     this.#tokens = new RefreshTokenTable(db)
     this.#settings = new SettingTable(db)
+    this.#repositories = new RepositoryTable(db)
+    this.#events = new ProcessedEventTable(db)
   }
 
   listUsers(query: ListQuery): ListResult<User> {
@@ -140,6 +151,54 @@ export class SqliteStore implements Store {
     this.#tokens.deleteOfUser(userId)
   }
 
+  upsertRepositoryEntry(entry: NewRepositoryEntry): UpsertOutcome {
+    return this.#repositories.upsert(entry)
+  }
+
+  getRepositoryEntry(repositoryName: string, tag: string): RepositoryEntry | null {
+    return this.#repositories.get(repositoryName, tag)
+  }
+
+  listRepositoryEntries(repositoryName: string): RepositoryEntry[] {
+    return this.#repositories.listOfRepository(repositoryName)
+  }
+
+  listRepositoryNames(): string[] {
+    return this.#repositories.names()
+  }
+
+  listCatalogTags(query: CatalogQuery): ListResult<RepositoryEntry> {
+    return this.#repositories.listTags(query)
+  }
+
+  listCatalogRepositories(query: CatalogQuery): ListResult<RepositorySummary> {
+    return this.#repositories.listRepositories(query)
+  }
+
+  deleteRepositoryTags(repositoryName: string, tags: readonly string[]): number {
+    return this.#repositories.deleteTags(repositoryName, tags)
+  }
+
+  deleteRepositoryDigest(repositoryName: string, digest: string): string[] {
+    return this.#repositories.deleteDigest(repositoryName, digest)
+  }
+
+  deleteRepository(repositoryName: string): number {
+    return this.#repositories.deleteRepository(repositoryName)
+  }
+
+  addPulls(
+    repositoryName: string,
+    target: { tag: string } | { digest: string },
+    count: number,
+  ): void {
+    this.#repositories.addPulls(repositoryName, target, count)
+  }
+
+  recordEventId(eventId: string, now: number, forgetBefore: number): boolean {
+    return this.#events.record(eventId, now, forgetBefore)
+  }
+
   getSetting(key: string): string | null {
     return this.#settings.get(key)
   }
@@ -155,7 +214,15 @@ export class SqliteStore implements Store {
     }
 
     this.#closed = true
-    for (const table of [this.#users, this.#groups, this.#access, this.#tokens, this.#settings]) {
+    for (const table of [
+      this.#users,
+      this.#groups,
+      this.#access,
+      this.#tokens,
+      this.#settings,
+      this.#repositories,
+      this.#events,
+    ]) {
       table.finalize()
     }
     this.#db.close()

@@ -1,13 +1,14 @@
 import type { Database } from 'bun:sqlite'
 
 import { legacyFixes } from './001-legacy-fixes.ts'
+import { repositoryMirror } from './002-repository-mirror.ts'
 import type { Migration, MigrationContext } from './migration.ts'
 
 export { hasTable } from './001-legacy-fixes.ts'
 export type { Migration, MigrationContext } from './migration.ts'
 
 /** Every schema step, in order; version n is at index n - 1. */
-export const MIGRATIONS: readonly Migration[] = [legacyFixes]
+export const MIGRATIONS: readonly Migration[] = [legacyFixes, repositoryMirror]
 
 /** The schema version this program writes (`PRAGMA user_version`). */
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.length
