@@ -1,0 +1,54 @@
+/**
+ * The repository mirror: one row per repository and tag, kept in step with the registry by
+ * confirmed notification events and by periodic syncs.
+ *
+ * ```ts
+ * const mirror = createMirrorService({ config, store, log, signer })
+ * mirror.acceptEvents(parseEnvelope(body), { countPulls: true })
+ * mirror.startSync()
+ * ```
+ */
+export {
+  buildEntry,
+  createdOf,
+  CreatedTimes,
+  MAX_CONFIG_BYTES,
+  UnreadableManifestError,
+  type BuildEntryOptions,
+} from './entry.ts'
+export {
+  BLOB_MEDIA_TYPE,
+  classifyEvent,
+  eventIdOf,
+  parseEnvelope,
+  type EventAction,
+  type EventRules,
+  type EventWork,
+  type IgnoreReason,
+  type RegistryEvent,
+} from './events.ts'
+export { KeyedQueue, Limiter, mapLimited } from './keyed-queue.ts'
+export {
+  createMirrorService,
+  EVENT_ID_RETENTION_SECONDS,
+  LAST_SYNC_SETTING,
+  MirrorService,
+  type AcceptResult,
+  type CreateMirrorServiceOptions,
+  type Delivery,
+  type MirrorServiceOptions,
+  type SyncStatus,
+} from './service.ts'
+export {
+  emptySummary,
+  MAX_REPORTED_ERRORS,
+  refreshTag,
+  runSync,
+  type SyncDeps,
+  type SyncError,
+  type SyncOptions,
+  type SyncSummary,
+  type TagContext,
+  type TagOutcome,
+} from './sync.ts'
+export type { MirrorRegistry } from './types.ts'
