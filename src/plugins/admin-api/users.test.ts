@@ -203,6 +203,7 @@ describe('POST /api/v1/users', () => {
     [{ login: 'a:b' }, 'login must not contain a colon'],
     [{ login: 'a b' }, 'login must not contain a colon'],
     [{ login: 'a\u0007' }, 'login must not contain a colon'],
+    [{ login: '$registry-admin' }, "logins starting with '$' are reserved"],
     [{ login: 'x'.repeat(65) }, 'login must be at most 64 characters'],
     [{ name: ' ' }, 'name is required'],
     [{ password: 'short' }, 'password must be at least 6 characters'],

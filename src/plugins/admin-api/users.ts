@@ -193,6 +193,11 @@ const checkLogin = (login: string): string => {
   if (!LOGIN.test(login)) {
     throw new ValidationError('login must not contain a colon, whitespace or control characters')
   }
+  // The server signs its own registry tokens with a subject that starts with `$`; no user may
+  // share it, or their pulls would pass for the server's own reads.
+  if (login.startsWith('$')) {
+    throw new ValidationError("logins starting with '$' are reserved for the server itself")
+  }
   return login
 }
 
