@@ -203,6 +203,8 @@ export interface Store {
   /** Looks up by login only: a numeric login is a login, never an id. */
   getUserByLogin(login: string): UserWithHash | null
   getUserWithHash(id: number): UserWithHash | null
+  /** Every user that is not disabled, with the stored hash, by id; for the htpasswd file. */
+  listEnabledUsersWithHash(): UserWithHash[]
   createUser(user: NewUser): User
   updateUser(id: number, patch: UserPatch): User
   /** Deletes the user, their own access rules (never a group's) and their refresh tokens. */

@@ -71,6 +71,10 @@ export class SqliteStore implements Store {
     return this.#users.getWithHash(id)
   }
 
+  listEnabledUsersWithHash(): UserWithHash[] {
+    return this.#users.listEnabledWithHash()
+  }
+
   createUser(user: NewUser): User {
     return this.#users.create(user)
   }

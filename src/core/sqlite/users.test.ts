@@ -64,6 +64,23 @@ describe('users', () => {
     expect(store.getUserByLogin('2')).toBeNull()
   })
 
+  test('listEnabledUsersWithHash lists the users that are not disabled, by id, with hashes', async () => {
+    using store = await openTestStore()
+    const bob = store.createUser(BOB)
+    store.createUser({ ...BOB, login: 'carol', disabled: true })
+    const dave = store.createUser({ ...BOB, login: 'dave', passwordHash: '$2y$04$davehash' })
+
+    const listed = store.listEnabledUsersWithHash()
+
+    expect(listed.map((user) => [user.id, user.login, user.disabled])).toEqual([
+      [1, 'admin', false],
+      [bob.id, 'bob', false],
+      [dave.id, 'dave', false],
+    ])
+    expect(listed[1]).toEqual({ ...bob, passwordHash: BOB.passwordHash })
+    expect(listed[2]?.passwordHash).toBe('$2y$04$davehash')
+  })
+
   test('returns null for a missing user', async () => {
     using store = await openTestStore()
 

@@ -66,6 +66,7 @@ export class UserTable {
   readonly #byId: Statement<UserRow, [{ id: number }]>
   readonly #byIdWithHash: Statement<UserRowWithHash, [{ id: number }]>
   readonly #byLogin: Statement<UserRowWithHash, [{ login: string }]>
+  readonly #enabledWithHash: Statement<UserRowWithHash, []>
   readonly #insert: Statement<UserRow, [UserValues & { login: string }]>
   readonly #update: Statement<UserRow, [UserValues & { id: number }]>
   readonly #delete: Statement<unknown, [{ id: number }]>
@@ -78,6 +79,9 @@ export class UserTable {
     this.#byId = db.prepare(`SELECT ${COLUMNS} FROM users WHERE id = $id`)
     this.#byIdWithHash = db.prepare(`SELECT ${COLUMNS}, password FROM users WHERE id = $id`)
     this.#byLogin = db.prepare(`SELECT ${COLUMNS}, password FROM users WHERE login = $login`)
+    this.#enabledWithHash = db.prepare(
+      `SELECT ${COLUMNS}, password FROM users WHERE COALESCE(disabled, 0) = 0 ORDER BY id`,
+    )
     this.#insert = db.prepare(
       `INSERT INTO users (login, name, password, role, user_group, disabled, description)
        VALUES ($login, $name, $password, $role, $group, $disabled, $description)
@@ -116,6 +120,10 @@ export class UserTable {
     const row = this.#byLogin.get({ login })
 
     return row ? toUserWithHash(row) : null
+  }
+
+  listEnabledWithHash(): UserWithHash[] {
+    return this.#enabledWithHash.all().map(toUserWithHash)
   }
 
   create(user: NewUser): User {
@@ -161,6 +169,7 @@ export class UserTable {
       this.#byId,
       this.#byIdWithHash,
       this.#byLogin,
+      this.#enabledWithHash,
       this.#insert,
       this.#update,
       this.#delete,
