@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
 
 import { ANONYMOUS_OWNER_ID, type ListQuery, type NewUser, type Store } from '../store.ts'
-import { escapeLike } from './list-query.ts'
+import { escapeLike, StatementCache } from './list-query.ts'
 import { errorOf, invalid, openTestStore } from './test-store.ts'
 
 const USER_FIELDS = 'id, login, name, role, group, user_group, blocked, disabled, description'
@@ -363,5 +364,21 @@ describe('escapeLike', () => {
     ['back\\slash', 'back\\\\slash'],
   ])('escapes %s', (input, expected) => {
     expect(escapeLike(input)).toBe(expected)
+  })
+})
+
+describe('StatementCache', () => {
+  test('reuses the statement of the same SQL and drops the least recently used one', () => {
+    using db = new Database(':memory:')
+    const cache = new StatementCache(db, 2)
+    const one = cache.get<{ n: number }>('SELECT 1 AS n')
+    const two = cache.get<{ n: number }>('SELECT 2 AS n')
+
+    expect(cache.get('SELECT 1 AS n')).toBe(one)
+    expect(cache.get<{ n: number }>('SELECT 3 AS n').get()).toEqual({ n: 3 })
+    expect(cache.get('SELECT 1 AS n')).toBe(one)
+    expect(cache.get('SELECT 2 AS n')).not.toBe(two)
+    expect(one.get()).toEqual({ n: 1 })
+    cache.finalize()
   })
 })

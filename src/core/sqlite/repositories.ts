@@ -86,7 +86,7 @@ const RESTRICT_NAMES = 'repository_name IN (SELECT value FROM json_each(?))'
  * distinct objects are distinct digests; comparing the objects whole spares a JSON extraction
  * per blob. A row without blobs (written before blobs were recorded) counts as one blob, its
  * manifest digest with its stored size, so two such tags of one manifest still count once.
- * Blobs text that is not valid JSON counts as no blobs instead of failing the whole list.
+ * Blobs text that is not valid JSON counts as no blobs, instead of failing the whole list.
  */
 function repositorySize(name: string): string {
   return `(SELECT COALESCE(SUM(CASE WHEN kind = 'object' THEN blob ->> 'size' END), 0) FROM (
@@ -96,7 +96,7 @@ function repositorySize(name: string): string {
       UNION
       SELECT 'object', json_object('digest', t.digest, 'size', COALESCE(t.size, 0))
         FROM repositories t
-       WHERE t.repository_name = ${name} AND t.blobs = '[]'
+       WHERE t.repository_name = ${name} AND (t.blobs = '[]' OR NOT json_valid(t.blobs))
     ))`
 }
 
