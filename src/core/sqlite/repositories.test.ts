@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import type { CatalogQuery, NewRepositoryEntry, RepositoryEntry, Store } from '../store.ts'
+import type {
+  CatalogQuery,
+  ListResult,
+  NewRepositoryEntry,
+  RepositoryEntry,
+  RepositorySummary,
+  Store,
+} from '../store.ts'
 import { openEmbedStore } from './open-embed-store.ts'
 import { errorOf, fastHash, invalid, openTestStore, recordingLog } from './test-store.ts'
 
@@ -616,7 +623,7 @@ describe('listCatalogRepositories', () => {
     return store.listCatalogRepositories(query)
   }
 
-  test.each<[string, CatalogQuery, { total: number; items: object[] }]>([
+  test.each<[string, CatalogQuery, ListResult<RepositorySummary>]>([
     [
       'one row per repository, a shared layer counted once',
       {},
