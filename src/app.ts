@@ -3,11 +3,14 @@ import type { Logger } from 'pino'
 
 import type { Config } from './config.ts'
 import type { Authenticator } from './core/authenticator.ts'
+import { createMirrorService, type MirrorService } from './core/mirror/index.ts'
 import type { Store } from './core/store.ts'
 import { handleError } from './http-errors.ts'
 import { adminApiPlugin } from './plugins/admin-api/index.ts'
 import { authRealmPlugin, type RegistryTokenSigner } from './plugins/auth-realm/index.ts'
+import { gcCronPlugin } from './plugins/gc-cron/index.ts'
 import { loggerPlugin } from './plugins/logger/index.ts'
+import { registryEventsPlugin } from './plugins/registry-events/index.ts'
 
 export interface AppDeps {
   config: Config
@@ -17,6 +20,8 @@ export interface AppDeps {
   /** Signs registry tokens; absent in basic mode, where the realm is off. */
   signer: RegistryTokenSigner | null
   sessionSecret: Uint8Array | string
+  /** The repository mirror. @default built from `config` by `createMirrorService` */
+  mirror?: MirrorService
   now?: () => number
 }
 
@@ -24,6 +29,9 @@ export interface AppDeps {
 export const createApp = (deps: AppDeps) => {
   const { config, log } = deps
   const signer = deps.signer ?? missingSigner
+  const mirror =
+    deps.mirror ??
+    createMirrorService({ config, store: deps.store, log, signer: deps.signer, now: deps.now })
 
   return new Elysia()
     .onError((context) => handleError(log, context))
@@ -46,6 +54,18 @@ export const createApp = (deps: AppDeps) => {
         config,
         authenticator: deps.authenticator,
         sessionSecret: deps.sessionSecret,
+      }),
+    )
+    .use(registryEventsPlugin({ mirror, authenticator: deps.authenticator, config, log }))
+    .use(
+      gcCronPlugin({
+        mirror,
+        config,
+        log,
+        store: deps.store,
+        authenticator: deps.authenticator,
+        sessionSecret: deps.sessionSecret,
+        now: deps.now,
       }),
     )
 }

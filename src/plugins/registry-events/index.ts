@@ -1,0 +1,71 @@
+import { Elysia } from 'elysia'
+import type { Logger } from 'pino'
+
+import type { Config } from '../../config.ts'
+import type { Authenticator } from '../../core/authenticator.ts'
+import { parseEnvelope, type MirrorService } from '../../core/mirror/index.ts'
+import { UnauthorizedError } from '../../errors.ts'
+import { readTextBody } from './body.ts'
+import { authenticateSender, type EventSender } from './credentials.ts'
+
+export { authenticateSender, type EventSender, type SenderCheck } from './credentials.ts'
+export { readTextBody } from './body.ts'
+
+/** Where the registry posts its notifications (`notifications.endpoints[].url`). */
+export const EVENTS_PATH = '/api/v1/registry/events'
+
+/** Largest notification body read; a registry envelope is a few kilobytes. */
+export const MAX_EVENTS_BODY_BYTES = 4 * 1024 * 1024
+
+/** Dependencies of {@link registryEventsPlugin}. */
+export interface RegistryEventsDeps {
+  mirror: MirrorService
+  authenticator: Authenticator
+  /** `registry.events_secret` is read from it. */
+  config: Config
+  log: Logger
+}
+
+/**
+ * The registry's notification endpoint, `POST /api/v1/registry/events`.
+ *
+ * - Credentials: `Authorization: Bearer <registry.events_secret>` (the registry's static
+ *   header) or HTTP Basic of an enabled user; anything else is 401.
+ * - Any content type is read as JSON (registry 2.x sends `…events.v1+json`, 3.x `…events.v2+json`).
+ * - Every well-formed envelope gets 200 at once, whatever its events (blob events, `mount`,
+ *   unknown actions, redeliveries): any other status would stall the registry's queue, which
+ *   retries forever. Only a body that is not an envelope gets 400.
+ * - The mirror confirms each event with the registry in the background. Pull counts are taken
+ *   only from the registry itself (the secret) or an admin, since they cannot be confirmed.
+ */
+export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
+  const log = deps.log.child({ component: 'registry-events' })
+  const check = { secret: deps.config.registry.eventsSecret, authenticator: deps.authenticator }
+
+  return new Elysia({ name: 'registry-events' }).post(
+    EVENTS_PATH,
+    async ({ request, server }) => {
+      const address = server?.requestIP(request)?.address ?? 'unknown'
+      const sender = await authenticateSender(
+        request.headers.get('authorization'),
+        address,
+        check,
+      ).catch((error: unknown) => {
+        log.warn({ address }, 'notification refused: wrong credentials')
+        throw error
+      })
+
+      const events = parseEnvelope(await readTextBody(request, MAX_EVENTS_BODY_BYTES))
+      const result = deps.mirror.acceptEvents(events, { countPulls: isTrustedWithPulls(sender) })
+      log.debug({ ...result, via: sender.via }, 'notification accepted')
+
+      return { error: false, message: 'ok', id: 0, data: null }
+    },
+    // NOTE: the registry's own content types are unknown to the framework, which would hand
+    // the handler no body at all; the body is read and parsed here instead.
+    { parse: 'none' },
+  )
+}
+
+const isTrustedWithPulls = (sender: EventSender): boolean =>
+  sender.via === 'secret' || sender.isAdmin
