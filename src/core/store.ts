@@ -172,7 +172,7 @@ export interface RepositorySummary {
 }
 
 export interface CatalogQuery extends ListQuery {
-  /** Only these repositories (the ones a user may pull); absent means all. */
+  /** Only these repositories (the ones a user may pull); absent means all, empty means none. */
   repositoryNames?: readonly string[]
 }
 
@@ -234,24 +234,42 @@ export interface Store {
   deleteRefreshToken(userId: number, id: number): void
   deleteRefreshTokensOfUser(userId: number): void
 
-  /** Inserts or replaces the row of one tag; the pull count of an existing tag is kept. */
+  /**
+   * Inserts or replaces the row of one tag; the id and pull count of an existing tag are kept.
+   * `unchanged` when the digest, media type, config digest, size, platforms, blobs and (known)
+   * creation time are all the same: then nothing is written, not even `pushedAt`, so a re-push
+   * or a sync of the same digest keeps the time it was first seen. A `createdAt` of `null`
+   * means unknown and keeps the stored one while the digest stays the same.
+   * @throws ValidationError for an empty name, tag or digest, or a malformed number or list.
+   */
   upsertRepositoryEntry(entry: NewRepositoryEntry): UpsertOutcome
   getRepositoryEntry(repositoryName: string, tag: string): RepositoryEntry | null
-  /** Every tag row of one repository. */
+  /** Every tag row of one repository, by tag. */
   listRepositoryEntries(repositoryName: string): RepositoryEntry[]
   /** Names of every repository the mirror holds, sorted. */
   listRepositoryNames(): string[]
-  /** Tag rows (filters and sort by API name: repository_name, tag, digest, size, ...). */
+  /**
+   * Tag rows; `q` searches repository_name and tag (filters and sort: id, repository_name, tag,
+   * digest, config_digest, media_type, size, pull_counter, timestamp, created_at).
+   */
   listCatalogTags(query: CatalogQuery): ListResult<RepositoryEntry>
-  /** One row per repository, with shared layers counted once. */
+  /**
+   * One row per repository, with shared layers counted once (filters and sort: id,
+   * repository_name, tag_count, size, pull_counter, timestamp). `q` matches a repository by its
+   * name or by any of its tags; the row still sums up all its tags.
+   */
   listCatalogRepositories(query: CatalogQuery): ListResult<RepositorySummary>
   /** Removes the named tags of a repository; returns how many rows went. */
   deleteRepositoryTags(repositoryName: string, tags: readonly string[]): number
-  /** Removes every tag of a repository pointing at `digest`; returns the tags removed. */
+  /** Removes every tag of a repository pointing at `digest`; returns the tags removed, sorted. */
   deleteRepositoryDigest(repositoryName: string, digest: string): string[]
   /** Removes every row of a repository; returns how many rows went. */
   deleteRepository(repositoryName: string): number
-  /** Adds to the pull count of a tag, or of every tag pointing at a digest, atomically. */
+  /**
+   * Adds to the pull count of a tag, or of every tag pointing at a digest, atomically. A tag or
+   * digest the mirror does not hold is ignored.
+   * @throws ValidationError when `count` is not a non-negative integer.
+   */
   addPulls(
     repositoryName: string,
     target: { tag: string } | { digest: string },
@@ -259,7 +277,9 @@ export interface Store {
   ): void
   /**
    * Records a notification event id; `false` when it was already recorded (a redelivery).
-   * Ids older than `forgetBefore` (unix seconds) are dropped.
+   * Ids received before `forgetBefore` (unix seconds) are dropped now and then (at most once a
+   * minute of `now`, or after a thousand new ids), so such an id may still count as a
+   * redelivery for up to a minute.
    */
   recordEventId(eventId: string, now: number, forgetBefore: number): boolean
 
