@@ -138,13 +138,19 @@ describe('upsertRepositoryEntry', () => {
     expect(store.getRepositoryEntry('ns/app', 'v1')).toEqual(stored(next, 1))
   })
 
-  test('an unknown creation time keeps the known one of the same digest', async () => {
+  test('an unknown creation time keeps the known one while the digest stays the same', async () => {
     using store = await openTestStore()
     const first = image('ns/app', 'v1', 'sha256:m1', [{ digest: 'sha256:c1', size: 10 }])
     store.upsertRepositoryEntry(first)
 
     expect(store.upsertRepositoryEntry({ ...first, createdAt: null })).toBe('unchanged')
     expect(store.getRepositoryEntry('ns/app', 'v1')?.createdAt).toBe(first.createdAt)
+    expect(store.upsertRepositoryEntry({ ...first, size: 12, createdAt: null })).toBe('changed')
+    expect(store.getRepositoryEntry('ns/app', 'v1')?.createdAt).toBe(first.createdAt)
+    expect(store.upsertRepositoryEntry({ ...first, digest: 'sha256:m2', createdAt: null })).toBe(
+      'changed',
+    )
+    expect(store.getRepositoryEntry('ns/app', 'v1')?.createdAt).toBeNull()
   })
 
   test('stores platforms and blobs in one canonical form', async () => {

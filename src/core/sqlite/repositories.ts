@@ -163,8 +163,9 @@ class RepositorySizeCache {
   }
 
   /**
-   * Sizes every repository (or every named one) that has no size yet. Call it inside the read
-   * transaction of the list, after its first read, so the sizes match what the list sees.
+   * Sizes every repository (or every named one) that has no size yet. Call it first inside the
+   * read transaction of the list: `PRAGMA data_version` opens the snapshot, so the sizes and
+   * the list see the same rows.
    */
   fill(restriction: string | null): void {
     const version = this.#dataVersion.get()?.data_version ?? null
