@@ -6,7 +6,9 @@ import type { Authenticator } from '../../core/authenticator.ts'
 import type { ListQuery, ListResult, Store } from '../../core/store.ts'
 import { DeniedError, ValidationError } from '../../errors.ts'
 import { createAccessRule, getAccessRuleOrThrow, updateAccessRule } from './access-rules.ts'
+import { catalogRoutes, type CatalogRegistry, type RepositoryLock } from './catalog.ts'
 import { createGroup, deleteGroup, getGroupOrThrow, updateGroup } from './groups.ts'
+import { healthRoutes, type HealthRegistry, type MirrorHealth } from './health.ts'
 import { contentRange, parseListQuery, type ListResource } from './list-protocol.ts'
 import {
   AccessCreateBody,
@@ -57,6 +59,8 @@ export {
   revokeSessions,
 } from './session.ts'
 export { contentRange, parseListQuery } from './list-protocol.ts'
+export type { CatalogRegistry, RepositoryLock } from './catalog.ts'
+export type { HealthRegistry, MirrorHealth, SyncReport } from './health.ts'
 export * from './model.ts'
 
 export interface AdminApiDeps {
@@ -68,6 +72,12 @@ export interface AdminApiDeps {
   sessionSecret: Uint8Array | string
   /** Called after every change to the user table, for example to rewrite htpasswd. */
   onUsersChanged?: () => void
+  /** The registry of the catalog, deletes and health; `null` without registry.host. @default null */
+  registry?: (CatalogRegistry & HealthRegistry) | null
+  /** The mirror: its last notification and sync for the health check. @default none */
+  mirror?: MirrorHealth
+  /** Serialises deletes with the mirror's work per repository. @default none */
+  repositoryLock?: RepositoryLock
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number
 }
@@ -90,6 +100,8 @@ export const adminApiPlugin = (deps: AdminApiDeps) => {
     .use(userRoutes(deps, log))
     .use(groupRoutes(deps, log))
     .use(accessRoutes(deps, log))
+    .use(catalogRoutes({ ...deps, registry: deps.registry ?? null, lock: deps.repositoryLock }))
+    .use(healthRoutes({ ...deps, registry: deps.registry ?? null }))
 }
 
 const apiBase = (deps: AdminApiDeps, name: string) =>
