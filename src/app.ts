@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import type { Authenticator } from './core/authenticator.ts'
 import { createMirrorService, type MirrorService } from './core/mirror/index.ts'
+import { createRegistryClient, type RegistryClient } from './core/registry-client/index.ts'
 import type { Store } from './core/store.ts'
 import { handleError } from './http-errors.ts'
 import { adminApiPlugin } from './plugins/admin-api/index.ts'
@@ -22,6 +23,13 @@ export interface AppDeps {
   sessionSecret: Uint8Array | string
   /** The repository mirror. @default built from `config` by `createMirrorService` */
   mirror?: MirrorService
+  /**
+   * The registry client of the catalog routes and the health check; `null` for none.
+   * @default built from `config` when registry.host is set
+   */
+  registry?: RegistryClient | null
+  /** Called after every change to the user table; basic mode rewrites htpasswd then. */
+  onUsersChanged?: () => void
   now?: () => number
 }
 
@@ -32,6 +40,7 @@ export const createApp = (deps: AppDeps) => {
   const mirror =
     deps.mirror ??
     createMirrorService({ config, store: deps.store, log, signer: deps.signer, now: deps.now })
+  const registry = deps.registry === undefined ? registryOf(deps) : deps.registry
 
   return new Elysia()
     .onError((context) => handleError(log, context))
@@ -54,6 +63,9 @@ export const createApp = (deps: AppDeps) => {
         config,
         authenticator: deps.authenticator,
         sessionSecret: deps.sessionSecret,
+        onUsersChanged: deps.onUsersChanged,
+        registry,
+        mirror,
       }),
     )
     .use(registryEventsPlugin({ mirror, authenticator: deps.authenticator, config, log }))
@@ -71,6 +83,17 @@ export const createApp = (deps: AppDeps) => {
 }
 
 export type App = ReturnType<typeof createApp>
+
+/** The registry client for `registry.host`, or `null` when it is not set. */
+const registryOf = ({ config, signer, log }: AppDeps): RegistryClient | null =>
+  config.registry.host === ''
+    ? null
+    : createRegistryClient({
+        config: config.registry,
+        signer,
+        service: config.registry.service,
+        log,
+      })
 
 const missingSigner: RegistryTokenSigner = {
   sign: () => Promise.reject(new Error('no signing key is loaded in basic mode')),

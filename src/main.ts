@@ -7,6 +7,7 @@ import { publicBaseUrl, registryConfigYaml } from './commands/registry-config.ts
 import { runResetPassword } from './commands/reset-password.ts'
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts'
 import { Authenticator } from './core/authenticator.ts'
+import { startHtpasswd } from './core/htpasswd.ts'
 import { LoginThrottle } from './core/login-throttle.ts'
 import { openEmbedStore } from './core/sqlite/index.ts'
 import type { Store } from './core/store.ts'
@@ -79,7 +80,12 @@ const main = async (argv: string[]): Promise<number> => {
 
   if (command.name === 'reset-password') {
     try {
-      return await runResetPassword(command.login, { store })
+      const code = await runResetPassword(command.login, { store })
+      // In basic mode the registry reads the new password from the htpasswd file.
+      if (code === 0) {
+        await startHtpasswd({ config, store, log })
+      }
+      return code
     } finally {
       store.close()
     }
@@ -101,8 +107,18 @@ const serve = async (
   const signer = keys ? createTokenSigner({ keys, issuer: config.registry.issuer }) : null
   const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
   const sessionSecret = await resolveSessionSecret(store, config, log)
+  const htpasswd = await startHtpasswd({ config, store, log })
+  const onUsersChanged = htpasswd ? () => htpasswd.rewrite() : undefined
 
-  const app = createApp({ config, log, store, authenticator, signer, sessionSecret })
+  const app = createApp({
+    config,
+    log,
+    store,
+    authenticator,
+    signer,
+    sessionSecret,
+    onUsersChanged,
+  })
   app.listen({ hostname: config.listen === '*' ? '0.0.0.0' : config.listen, port: config.port })
 
   const base = publicBaseUrl(config)
@@ -124,6 +140,7 @@ const serve = async (
   const stop = async (signal: string) => {
     log.info({ signal }, 'stopping')
     await app.stop()
+    await htpasswd?.idle()
     store.close()
     process.exit(0)
   }

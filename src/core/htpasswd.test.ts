@@ -272,13 +272,17 @@ describe('HtpasswdFile', () => {
   test('warns when a rewrite leaves out the login this server uses', async () => {
     await using dir = tempDir('ra-htpasswd-')
     const { log, lines } = recordingLogger()
+    let users = [user('robot', HASH_A), user('other', HASH_B)]
     const file = new HtpasswdFile({
       path: join(dir.path, 'htpasswd'),
-      store: { listEnabledUsersWithHash: () => [user('other', HASH_A)] },
+      store: { listEnabledUsersWithHash: () => users },
       log,
       serverLogin: 'robot',
     })
 
+    await file.write()
+    users = [user('other', HASH_B)]
+    await file.write()
     await file.write()
 
     expect(lines.filter((line) => line.level === 40).map((line) => [line.login, line.msg])).toEqual(

@@ -147,7 +147,7 @@ export interface HtpasswdFileOptions {
   path: string
   store: Pick<Store, 'listEnabledUsersWithHash'>
   log: Logger
-  /** `registry.login`: a rewrite that leaves it out logs a warning. */
+  /** `registry.login`: a rewrite that leaves it out where the previous one had it warns. */
   serverLogin?: string
 }
 
@@ -170,6 +170,7 @@ export class HtpasswdFile {
   #tail: Promise<unknown> = Promise.resolve()
   #queued: Promise<HtpasswdWriteResult> | null = null
   #ownerWarned = false
+  #hadServerLogin = false
 
   constructor(options: HtpasswdFileOptions) {
     this.path = options.path
@@ -224,7 +225,10 @@ export class HtpasswdFile {
           : 'user left out of the htpasswd file: the login cannot be written there',
       )
     }
-    if (this.#serverLogin !== '' && !content.logins.includes(this.#serverLogin)) {
+    const hasServerLogin = content.logins.includes(this.#serverLogin)
+    const lostServerLogin = this.#hadServerLogin && !hasServerLogin
+    this.#hadServerLogin = hasServerLogin
+    if (lostServerLogin) {
       this.#log.warn(
         { login: this.#serverLogin },
         'registry.login is not in the htpasswd file: the registry will refuse this server',
