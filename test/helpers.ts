@@ -13,6 +13,7 @@ import { createApp, type App } from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 import { Authenticator } from '../src/core/authenticator.ts'
 import { LoginThrottle } from '../src/core/login-throttle.ts'
+import { createMirrorService, type MirrorService } from '../src/core/mirror/index.ts'
 import { hashPassword } from '../src/core/passwords.ts'
 import { openEmbedStore } from '../src/core/sqlite/index.ts'
 import type { AccessRule, NewAccessRule, Store, User } from '../src/core/store.ts'
@@ -29,6 +30,8 @@ export interface TestServer extends AsyncDisposable {
   app: App
   config: Config
   store: Store
+  /** The repository mirror the app runs, e.g. to wait for its confirmations with `idle()`. */
+  mirror: MirrorService
   /** `http://127.0.0.1:PORT` once `listen` was asked for, else `http://localhost`. */
   url: string
   /** Realm URL to give the registry. */
@@ -49,6 +52,12 @@ export interface TestServerOptions {
   flags?: string[]
   /** Listen on a free loopback port. @default false */
   listen?: boolean
+  /**
+   * Runs before the app is built, once its URL, realm and CA bundle are known (the keys exist
+   * and a free port is reserved), and returns more flags: start a registry here and pass its
+   * URL back as `--registry.host`. Implies `listen`.
+   */
+  beforeApp?: (server: { url: string; realm: string; rootCertBundle: string }) => Promise<string[]>
 }
 
 const silent = pino({ level: 'silent' })
@@ -56,23 +65,26 @@ const silent = pino({ level: 'silent' })
 /** Starts the whole app on a temporary store with generated keys. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = tempDir('ra-test-')
-  const loaded = loadConfig(
-    [
-      '--listen=127.0.0.1',
-      '--port=8080',
-      `--registry.service=${TEST_SERVICE}`,
-      `--registry.issuer=${TEST_ISSUER}`,
-      `--registry.certs.path=${join(dir.path, 'certs')}`,
-      `--store.embed.path=${join(dir.path, 'data.db')}`,
-      `--store.admin-password=${ADMIN.password}`,
-      ...(options.flags ?? []),
-    ],
-    { HOME: dir.path },
-  )
+  const configWith = (more: string[]) =>
+    loadConfig(
+      [
+        '--listen=127.0.0.1',
+        '--port=8080',
+        `--registry.service=${TEST_SERVICE}`,
+        `--registry.issuer=${TEST_ISSUER}`,
+        `--registry.certs.path=${join(dir.path, 'certs')}`,
+        `--store.embed.path=${join(dir.path, 'data.db')}`,
+        `--store.admin-password=${ADMIN.password}`,
+        ...(options.flags ?? []),
+        ...more,
+      ],
+      { HOME: dir.path },
+    )
+  const loaded = configWith([])
   if (loaded.kind !== 'config') {
     throw new Error('unexpected help output')
   }
-  const { config } = loaded
+  let { config } = loaded
 
   const { store } = await openEmbedStore({
     path: config.store.embed.path,
@@ -84,13 +96,34 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ? await loadOrCreateSigningKeys(config.registry.certs, silent)
       : null
   const signer = keys ? createTokenSigner({ keys, issuer: config.registry.issuer }) : null
+  let port = 0
+  if (options.beforeApp) {
+    port = await freePort()
+    const base = `http://127.0.0.1:${port}`
+    const more = await options.beforeApp({
+      url: base,
+      realm: `${base}/api/v1/registry/auth`,
+      rootCertBundle: config.registry.certs.caRoot,
+    })
+    const reloaded = configWith(more)
+    config = reloaded.kind === 'config' ? reloaded.config : config
+  }
   const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
   const sessionSecret = await resolveSessionSecret(store, config, silent)
-  const app = createApp({ config, log: silent, store, authenticator, signer, sessionSecret })
+  const mirror = createMirrorService({ config, store, log: silent, signer })
+  const app = createApp({
+    config,
+    log: silent,
+    store,
+    authenticator,
+    signer,
+    sessionSecret,
+    mirror,
+  })
 
   let url = 'http://localhost'
-  if (options.listen) {
-    app.listen({ hostname: '127.0.0.1', port: 0 })
+  if (options.listen || options.beforeApp) {
+    app.listen({ hostname: '127.0.0.1', port })
     url = `http://127.0.0.1:${app.server?.port}`
   }
 
@@ -98,6 +131,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     app,
     config,
     store,
+    mirror,
     url,
     realm: `${url}/api/v1/registry/auth`,
     rootCertBundle: config.registry.certs.caRoot,
@@ -129,6 +163,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   }
   return server
+}
+
+/** A loopback port that was free a moment ago. */
+const freePort = async (): Promise<number> => {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data: () => undefined } })
+  const { port } = probe
+  probe.stop(true)
+  return port
 }
 
 /** An `Authorization: Basic` header value. */

@@ -28,7 +28,13 @@ describe('classifyEvent', () => {
     [
       'a manifest push by tag re-reads the tag at the event time',
       event('push', { mediaType: MANIFEST, digest: DIGEST, tag: '1.0' }, { method: 'PUT' }),
-      { kind: 'tag', repository: 'ns/app', tag: '1.0', pushedAt: 1796327730 },
+      {
+        kind: 'tag',
+        repository: 'ns/app',
+        tag: '1.0',
+        pushedAt: 1796327730,
+        claimedDigest: DIGEST,
+      },
     ],
     [
       'a push dated in the future is recorded at now',
@@ -37,7 +43,7 @@ describe('classifyEvent', () => {
         { mediaType: MANIFEST, digest: DIGEST, tag: '1.0' },
         { timestamp: '2999-01-01T00:00:00Z' },
       ),
-      { kind: 'tag', repository: 'ns/app', tag: '1.0', pushedAt: NOW },
+      { kind: 'tag', repository: 'ns/app', tag: '1.0', pushedAt: NOW, claimedDigest: DIGEST },
     ],
     ['a blob push changes nothing', event('push', { mediaType: BLOB, digest: DIGEST }), 'blob'],
     [

@@ -24,8 +24,11 @@ export interface RegistryEvent {
 
 /** What one event asks of the mirror, before the registry confirms it. */
 export type EventWork =
-  /** Re-read the tag: a push or a tag delete. */
-  | { kind: 'tag'; repository: string; tag: string; pushedAt: number }
+  /**
+   * Re-read the tag: a push or a tag delete. A push names the digest it claims, which the
+   * registry may not serve yet: its notification can arrive before the tag is written.
+   */
+  | { kind: 'tag'; repository: string; tag: string; pushedAt: number; claimedDigest?: string }
   /** Drop the rows of a manifest if the registry no longer has it. */
   | { kind: 'digest-delete'; repository: string; digest: string }
   /** Count one manifest pull. */
@@ -104,7 +107,13 @@ export function classifyEvent(event: RegistryEvent, rules: EventRules): EventWor
       if (tag === '') {
         return 'untagged push'
       }
-      return { kind: 'tag', repository, tag, pushedAt: pushTime(event.timestamp, rules) }
+      return {
+        kind: 'tag',
+        repository,
+        tag,
+        pushedAt: pushTime(event.timestamp, rules),
+        ...(digest === '' ? {} : { claimedDigest: digest }),
+      }
     case 'delete':
       if (tag !== '') {
         return { kind: 'tag', repository, tag, pushedAt: rules.nowSeconds }

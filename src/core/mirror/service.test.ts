@@ -18,6 +18,7 @@ const setup = (registry: FakeRegistry | null = new FakeRegistry()) => {
     log: pino({ level: 'silent' }),
     ownActors: [SERVER],
     now: () => NOW,
+    pushConfirmDelaysMs: [],
   })
 
   return { store, mirror, registry: registry as FakeRegistry }
@@ -61,6 +62,37 @@ describe('MirrorService events', () => {
     expect(store.rows().map((row) => [row.tag, row.digest, row.pushedAt])).toEqual([
       ['1.0', image.digest, Date.parse('2025-03-01T11:59:59Z') / 1000],
     ])
+  })
+
+  test('waits for the registry to write a pushed tag that its notification announced early', async () => {
+    const store = fakeMirrorStore()
+    const registry = new FakeRegistry()
+    const old = pushImage(registry, 'ns/app', '1.0')
+    const mirror = new MirrorService({
+      store,
+      registry,
+      log: pino({ level: 'silent' }),
+      ownActors: [],
+      pushConfirmDelaysMs: [0, 0, 0],
+    })
+    mirror.acceptEvents([push('ns/app', '1.0', old.digest)], trusted)
+    await mirror.idle()
+    // the registry announces the new digest while the tag still points at the old one
+    const next = pushImage(registry, 'ns/app', '1.1', { layers: ['new'] })
+    registry.tag('ns/app', '1.0', old.digest)
+    const head = registry.headManifest.bind(registry)
+    let heads = 0
+    registry.headManifest = async (repository, reference) => {
+      if (++heads === 2) {
+        registry.tag('ns/app', '1.0', next.digest)
+      }
+      return head(repository, reference)
+    }
+
+    mirror.acceptEvents([push('ns/app', '1.0', next.digest)], trusted)
+    await mirror.idle()
+
+    expect([store.getRepositoryEntry('ns/app', '1.0')?.digest, heads]).toEqual([next.digest, 2])
   })
 
   test('records nothing for a forged push of a manifest the registry does not have', async () => {

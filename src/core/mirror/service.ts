@@ -14,6 +14,13 @@ import type { MirrorRegistry } from './types.ts'
 /** The setting that keeps the last finished sync, as JSON. */
 export const LAST_SYNC_SETTING = 'mirror.last_sync'
 
+/**
+ * Waits between HEADs of a pushed tag while the registry does not serve the pushed digest yet.
+ * Registry 2.8 sends the push notification before it writes the tag, so the first HEAD can
+ * still see the old digest, or no tag at all.
+ */
+export const PUSH_CONFIRM_DELAYS_MS: readonly number[] = [20, 50, 100, 200, 400, 800]
+
 /** How long a handled event id is remembered against redelivery. */
 export const EVENT_ID_RETENTION_SECONDS = 24 * 60 * 60
 
@@ -29,6 +36,8 @@ export interface MirrorServiceOptions {
   now?: () => number
   /** Event confirmations in flight at once, over all repositories. @default 16 */
   confirmConcurrency?: number
+  /** Waits before re-reading a pushed tag that does not show the pushed digest yet. @default PUSH_CONFIRM_DELAYS_MS */
+  pushConfirmDelaysMs?: readonly number[]
   /** Concurrency of every sync. @default those of `runSync` */
   sync?: Pick<SyncOptions, 'repositoryConcurrency' | 'tagConcurrency'>
 }
@@ -72,6 +81,7 @@ export class MirrorService {
   readonly #limiter: Limiter
   readonly #createdTimes = new CreatedTimes()
   readonly #syncOptions: Pick<SyncOptions, 'repositoryConcurrency' | 'tagConcurrency'>
+  readonly #pushDelays: readonly number[]
   #lastEventAt: number | null = null
   #running: Promise<SyncSummary> | null = null
   #progress: SyncSummary | null = null
@@ -84,6 +94,7 @@ export class MirrorService {
     this.#now = options.now ?? Date.now
     this.#limiter = new Limiter(options.confirmConcurrency ?? 16)
     this.#syncOptions = options.sync ?? {}
+    this.#pushDelays = options.pushConfirmDelaysMs ?? PUSH_CONFIRM_DELAYS_MS
   }
 
   /** False when no registry is configured: no sync, and events are not confirmed. */
@@ -216,7 +227,7 @@ export class MirrorService {
   #enqueue(registry: MirrorRegistry, work: EventWork): void {
     const { repository } = work
     void this.#queue
-      .run(repository, () => this.#limiter.run(() => this.#apply(registry, work)))
+      .run(repository, () => this.#apply(registry, work))
       .catch((error: unknown) => {
         this.#log.warn(
           { repository, kind: work.kind, err: error instanceof Error ? error.message : error },
@@ -225,20 +236,41 @@ export class MirrorService {
       })
   }
 
+  /** Confirms one event's work; holds the repository's queue slot, and a limiter slot per call. */
   async #apply(registry: MirrorRegistry, work: EventWork): Promise<void> {
-    const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
     switch (work.kind) {
-      case 'tag': {
-        const outcome = await refreshTag(context, work.repository, work.tag, work.pushedAt)
-        this.#log.debug({ repository: work.repository, tag: work.tag, outcome }, 'tag confirmed')
-        return
-      }
+      case 'tag':
+        return this.#confirmTag(registry, work)
       case 'digest-delete':
-        return this.#confirmDigestGone(registry, work.repository, work.digest)
+        return this.#limiter.run(() =>
+          this.#confirmDigestGone(registry, work.repository, work.digest),
+        )
       case 'pull':
         this.#store.addPulls(work.repository, work.target, 1)
         return
     }
+  }
+
+  /**
+   * Re-reads a tag. For a push, the HEAD is repeated a few times while it does not show the
+   * pushed digest; then whatever the registry serves is recorded, never the event's claim.
+   */
+  async #confirmTag(registry: MirrorRegistry, work: EventWork & { kind: 'tag' }): Promise<void> {
+    const { repository, tag } = work
+    let head = await this.#limiter.run(() => registry.headManifest(repository, tag))
+    for (const delay of work.claimedDigest === undefined ? [] : this.#pushDelays) {
+      if (head?.digest === work.claimedDigest) {
+        break
+      }
+      await Bun.sleep(delay)
+      head = await this.#limiter.run(() => registry.headManifest(repository, tag))
+    }
+
+    const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
+    const outcome = await this.#limiter.run(() =>
+      refreshTag(context, repository, tag, work.pushedAt, undefined, head),
+    )
+    this.#log.debug({ repository, tag, outcome }, 'tag confirmed')
   }
 
   /** Drops the rows of a manifest once the registry confirms it no longer has it. */

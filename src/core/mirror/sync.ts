@@ -1,6 +1,10 @@
 import type { Logger } from 'pino'
 
-import { RegistryError, RegistryUnavailableError } from '../registry-client/index.ts'
+import {
+  RegistryError,
+  RegistryUnavailableError,
+  type ManifestHead,
+} from '../registry-client/index.ts'
 import type { RepositoryEntry, Store } from '../store.ts'
 import { buildEntry, CreatedTimes } from './entry.ts'
 import { KeyedQueue, mapLimited } from './keyed-queue.ts'
@@ -81,8 +85,9 @@ export interface TagContext {
  * children). A tag the registry no longer has loses its row. The caller must hold the
  * repository's slot of the keyed queue.
  *
- * @param existing the tag's current row, when the caller already has it (else it is read)
  * @param pushedAt push time to record when the digest changes (unix seconds)
+ * @param existing the tag's current row, when the caller already has it (else it is read)
+ * @param head the tag's HEAD, when the caller has just made it (else it is made here)
  * @throws RegistryError when the registry cannot be read, UnreadableManifestError for a manifest
  * that cannot be recorded; the row is left as it was
  */
@@ -92,9 +97,10 @@ export async function refreshTag(
   tag: string,
   pushedAt: number,
   existing: RepositoryEntry | null = context.store.getRepositoryEntry(repository, tag),
+  head?: ManifestHead | null,
 ): Promise<TagOutcome> {
   const { store, client } = context
-  const head = await client.headManifest(repository, tag)
+  head = head === undefined ? await client.headManifest(repository, tag) : head
   if (head === null) {
     if (existing === null) {
       return 'unchanged'

@@ -11,6 +11,7 @@ const mirrorWith = (registry: FakeRegistry | null) =>
     registry,
     log: pino({ level: 'silent' }),
     ownActors: [],
+    pushConfirmDelaysMs: [],
   })
 
 /** A logger that keeps its warnings. */

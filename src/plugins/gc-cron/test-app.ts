@@ -35,7 +35,13 @@ export async function createSyncApp(options: { registry?: FakeRegistry | null } 
   const authenticator = new Authenticator({ store: users, throttle: new LoginThrottle() })
   const store = fakeMirrorStore()
   const registry = options.registry === undefined ? new FakeRegistry() : options.registry
-  const mirror = new MirrorService({ store, registry, log: silent, ownActors: [] })
+  const mirror = new MirrorService({
+    store,
+    registry,
+    log: silent,
+    ownActors: [],
+    pushConfirmDelaysMs: [],
+  })
   const deps = { store: users, config, log: silent, authenticator, sessionSecret: SESSION_SECRET }
   const app = new Elysia()
     .onError((context) => handleError(silent, context))

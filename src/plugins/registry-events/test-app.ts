@@ -29,7 +29,13 @@ export async function createEventsApp() {
   const authenticator = new Authenticator({ store: users, throttle: new LoginThrottle() })
   const store = fakeMirrorStore()
   const registry = new FakeRegistry()
-  const mirror = new MirrorService({ store, registry, log: silent, ownActors: ['$registry-admin'] })
+  const mirror = new MirrorService({
+    store,
+    registry,
+    log: silent,
+    ownActors: ['$registry-admin'],
+    pushConfirmDelaysMs: [],
+  })
   const app = new Elysia()
     .onError((context) => handleError(silent, context))
     .use(registryEventsPlugin({ mirror, authenticator, config: loaded.config, log: silent }))
