@@ -12,6 +12,7 @@ import pino from 'pino'
 import { createApp, type App } from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 import { Authenticator } from '../src/core/authenticator.ts'
+import { startHtpasswd, type HtpasswdFile } from '../src/core/htpasswd.ts'
 import { LoginThrottle } from '../src/core/login-throttle.ts'
 import { createMirrorService, type MirrorService } from '../src/core/mirror/index.ts'
 import { hashPassword } from '../src/core/passwords.ts'
@@ -32,6 +33,8 @@ export interface TestServer extends AsyncDisposable {
   store: Store
   /** The repository mirror the app runs, e.g. to wait for its confirmations with `idle()`. */
   mirror: MirrorService
+  /** The htpasswd file in basic mode (wait for rewrites with `idle()`), else `null`. */
+  htpasswd: HtpasswdFile | null
   /** `http://127.0.0.1:PORT` once `listen` was asked for, else `http://localhost`. */
   url: string
   /** Realm URL to give the registry. */
@@ -111,6 +114,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
   const sessionSecret = await resolveSessionSecret(store, config, silent)
   const mirror = createMirrorService({ config, store, log: silent, signer })
+  const htpasswd = await startHtpasswd({ config, store, log: silent })
   const app = createApp({
     config,
     log: silent,
@@ -119,6 +123,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     signer,
     sessionSecret,
     mirror,
+    onUsersChanged: htpasswd ? () => htpasswd.rewrite() : undefined,
   })
 
   let url = 'http://localhost'
@@ -132,6 +137,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     config,
     store,
     mirror,
+    htpasswd,
     url,
     realm: `${url}/api/v1/registry/auth`,
     rootCertBundle: config.registry.certs.caRoot,
@@ -158,6 +164,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       }),
     [Symbol.asyncDispose]: async () => {
       await app.stop()
+      await htpasswd?.idle()
       store.close()
       await dir.remove()
     },
