@@ -95,6 +95,31 @@ describe('MirrorService events', () => {
     expect([store.getRepositoryEntry('ns/app', '1.0')?.digest, heads]).toEqual([next.digest, 2])
   })
 
+  test('asks again when the registry fails while it writes a pushed tag', async () => {
+    const store = fakeMirrorStore()
+    const registry = new FakeRegistry()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    const mirror = new MirrorService({
+      store,
+      registry,
+      log: pino({ level: 'silent' }),
+      ownActors: [],
+      pushConfirmDelaysMs: [0, 0],
+    })
+    registry.fail('headManifest', 'server-error')
+    const head = registry.headManifest.bind(registry)
+    registry.headManifest = async (repository, reference) => {
+      const answer = head(repository, reference)
+      registry.heal()
+      return answer
+    }
+
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+    await mirror.idle()
+
+    expect(store.getRepositoryEntry('ns/app', '1.0')?.digest).toBe(image.digest)
+  })
+
   test('records nothing for a forged push of a manifest the registry does not have', async () => {
     const { store, mirror } = setup()
 

@@ -2,7 +2,12 @@ import type { Logger } from 'pino'
 
 import type { Config } from '../../config.ts'
 import { ConflictError, UnavailableError } from '../../errors.ts'
-import { createRegistryClient, SERVER_SUBJECT } from '../registry-client/index.ts'
+import {
+  createRegistryClient,
+  RegistryError,
+  SERVER_SUBJECT,
+  type ManifestHead,
+} from '../registry-client/index.ts'
 import type { Store } from '../store.ts'
 import type { TokenSigner } from '../token-signer.ts'
 import { CreatedTimes } from './entry.ts'
@@ -253,22 +258,37 @@ export class MirrorService {
 
   /**
    * Re-reads a tag. For a push, the HEAD is repeated a few times while it does not show the
-   * pushed digest; then whatever the registry serves is recorded, never the event's claim.
+   * pushed digest or fails on the registry's side (registry 2.8 answers 500 while it writes the
+   * tag); then whatever the registry serves is recorded, never the event's claim.
    */
   async #confirmTag(registry: MirrorRegistry, work: EventWork & { kind: 'tag' }): Promise<void> {
-    const { repository, tag } = work
-    let head = await this.#limiter.run(() => registry.headManifest(repository, tag))
-    for (const delay of work.claimedDigest === undefined ? [] : this.#pushDelays) {
-      if (head?.digest === work.claimedDigest) {
+    const { repository, tag, claimedDigest } = work
+    const readHead = async (): Promise<{ head: ManifestHead | null } | { error: unknown }> => {
+      try {
+        return { head: await this.#limiter.run(() => registry.headManifest(repository, tag)) }
+      } catch (error) {
+        if (claimedDigest !== undefined && isServerError(error)) {
+          return { error }
+        }
+        throw error
+      }
+    }
+
+    let read = await readHead()
+    for (const delay of claimedDigest === undefined ? [] : this.#pushDelays) {
+      if ('head' in read && read.head?.digest === claimedDigest) {
         break
       }
       await Bun.sleep(delay)
-      head = await this.#limiter.run(() => registry.headManifest(repository, tag))
+      read = await readHead()
+    }
+    if ('error' in read) {
+      throw read.error
     }
 
     const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
     const outcome = await this.#limiter.run(() =>
-      refreshTag(context, repository, tag, work.pushedAt, undefined, head),
+      refreshTag(context, repository, tag, work.pushedAt, undefined, read.head),
     )
     this.#log.debug({ repository, tag, outcome }, 'tag confirmed')
   }
@@ -349,4 +369,9 @@ export function createMirrorService(options: CreateMirrorServiceOptions): Mirror
     config.registry.authType === 'basic' ? [config.registry.login] : [SERVER_SUBJECT]
 
   return new MirrorService({ store: options.store, registry, log, ownActors, now: options.now })
+}
+
+/** The registry answered with a 5xx: worth asking again shortly. */
+function isServerError(error: unknown): boolean {
+  return error instanceof RegistryError && error.kind === 'registry' && error.status >= 500
 }
