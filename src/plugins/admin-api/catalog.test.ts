@@ -30,19 +30,25 @@ const basic = (login: string, password: string): string =>
 const admin = basic('admin', 'admin-password')
 
 /**
- * The fake registry of the mirror's tests, with the calls the catalog makes on top: tags
+ * The client calls the catalog makes, over the fake registry of the mirror's tests: tags
  * resolved by HEAD, deletes that answer like registry 2.8, and a switch for deletion.
  */
-class CatalogFake extends FakeRegistry implements CatalogRegistry {
+class CatalogFake implements CatalogRegistry {
   deleteEnabled = true
   readonly deleted: string[] = []
 
+  constructor(readonly registry: FakeRegistry) {}
+
+  listTags = (repository: string) => this.registry.listTags(repository)
+  getManifest = (repository: string, reference: string) =>
+    this.registry.getManifest(repository, reference)
+  getBlob = (repository: string, digest: string, options: { maxBytes: number }) =>
+    this.registry.getBlob(repository, digest, options)
+
   async resolveTag(repository: string, tag: string): Promise<string | null> {
-    this.calls.push(['resolveTag', repository, tag])
-    return (await this.headManifest(repository, tag))?.digest ?? null
+    return (await this.registry.headManifest(repository, tag))?.digest ?? null
   }
 
-  // @ts-expect-error the fake's own helper is synchronous; the client's delete is this one
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
     if (!this.deleteEnabled) {
       throw new RegistryError('deletion is disabled in the registry', {
@@ -52,8 +58,8 @@ class CatalogFake extends FakeRegistry implements CatalogRegistry {
         code: 'UNSUPPORTED',
       })
     }
-    const had = (await this.headManifest(repository, digest)) !== null
-    super.deleteManifest(repository, digest)
+    const had = (await this.registry.headManifest(repository, digest)) !== null
+    this.registry.deleteManifest(repository, digest)
     if (had) {
       this.deleted.push(`${repository}@${digest}`)
     }
@@ -73,7 +79,8 @@ interface Answer {
 
 interface CatalogApi extends Disposable {
   store: Store
-  registry: CatalogFake
+  registry: FakeRegistry
+  client: CatalogFake
   call(method: string, path: string, auth?: string): Promise<Answer>
   addUser(login: string, extra?: Partial<User>): Promise<{ user: User; auth: string }>
   addRule(rule: Partial<NewAccessRule> & Pick<NewAccessRule, 'ownerId' | 'resourceName'>): void
@@ -89,7 +96,8 @@ const createCatalogApi = async (
     throw new Error('unexpected help output')
   }
   const store = await openTestStore()
-  const registry = new CatalogFake()
+  const registry = new FakeRegistry()
+  const client = new CatalogFake(registry)
   const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
   const app = new Elysia()
     .onError((context) => handleError(silent, context))
@@ -100,7 +108,7 @@ const createCatalogApi = async (
         config: loaded.config,
         authenticator,
         sessionSecret: 'a-test-session-secret-that-is-long-enough-0123456789',
-        registry: options.registry === 'none' ? null : registry,
+        registry: options.registry === 'none' ? null : client,
         repositoryLock: options.lock,
       }),
     )
@@ -109,6 +117,7 @@ const createCatalogApi = async (
   return {
     store,
     registry,
+    client,
     call: async (method, path, auth) => {
       const headers: Record<string, string> = auth ? { authorization: auth } : {}
       const response = await app.handle(new Request(`http://localhost${path}`, { method, headers }))
@@ -612,7 +621,7 @@ describe('DELETE in the catalog', () => {
       registry_tags: ['1.0', 'latest'],
       deleted_in_registry: true,
     })
-    expect(api.registry.deleted).toEqual([`ns/app@${fresh.digest}`])
+    expect(api.client.deleted).toEqual([`ns/app@${fresh.digest}`])
     expect(api.store.listRepositoryEntries('ns/app')).toEqual([])
     expect(answer.json.message).toBe(
       "manifest deleted with tags 1.0, latest; disk space is freed only when the registry's garbage-collect runs",
@@ -659,7 +668,7 @@ describe('DELETE in the catalog', () => {
     using api = await createCatalogApi()
     const image = pushImage(api.registry, 'ns/app', '1.0')
     await api.mirror('ns/app', '1.0')
-    api.registry.deleteEnabled = false
+    api.client.deleteEnabled = false
 
     const byDigest = await api.call(
       'DELETE',
@@ -779,7 +788,7 @@ describe('DELETE in the catalog', () => {
     )
 
     expect(answer.status).toBe(403)
-    expect(api.registry.deleted).toEqual([])
+    expect(api.client.deleted).toEqual([])
   })
 
   test('deletes run under the repository lock of the mirror', async () => {
