@@ -163,7 +163,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         ...rule,
       }),
     [Symbol.asyncDispose]: async () => {
-      await app.stop()
+      if (app.server) {
+        await app.stop()
+      }
       await htpasswd?.idle()
       store.close()
       await dir.remove()
