@@ -166,3 +166,13 @@ describe('matchesResource', () => {
     expect(matchesResource(pattern, name)).toBe(expected)
   })
 })
+
+describe('matchesResource on hostile patterns', () => {
+  test('matches patterns with many stars without backtracking', () => {
+    const pattern = '*a'.repeat(30) + '*b'
+
+    expect(matchesResource(pattern, 'a'.repeat(200))).toBe(false)
+    expect(matchesResource(pattern, `${'a'.repeat(200)}b`)).toBe(true)
+    expect(matchesResource('**a**a**a**a**a**a**a**b', `${'a/'.repeat(100)}c`)).toBe(false)
+  })
+})

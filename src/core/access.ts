@@ -119,7 +119,12 @@ export const grantActions = (
   return [...granted]
 }
 
-const patternCache = new Map<string, RegExp>()
+type GlobToken = string | typeof SEGMENT_STAR | typeof ANY_STAR
+
+const SEGMENT_STAR = Symbol('*')
+const ANY_STAR = Symbol('**')
+
+const patternCache = new Map<string, GlobToken[]>()
 
 /**
  * Whether a rule's resource name covers a requested name: an exact name, or a pattern in which
@@ -130,19 +135,68 @@ export const matchesResource = (pattern: string, name: string): boolean => {
   if (!pattern.includes('*')) {
     return pattern === name
   }
-  let regex = patternCache.get(pattern)
-  if (!regex) {
-    const source = pattern
-      .split('**')
-      .map((part) => part.split('*').map(escapeRegex).join('[^/]*'))
-      .join('.*')
-    regex = new RegExp(`^${source}$`)
+  let tokens = patternCache.get(pattern)
+  if (!tokens) {
+    tokens = tokenizeGlob(pattern)
     if (patternCache.size > 10_000) {
       patternCache.clear()
     }
-    patternCache.set(pattern, regex)
+    patternCache.set(pattern, tokens)
   }
-  return regex.test(name)
+  return matchGlob(tokens, name)
 }
 
-const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const tokenizeGlob = (pattern: string): GlobToken[] => {
+  const tokens: GlobToken[] = []
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] !== '*') {
+      tokens.push(pattern[i] as string)
+    } else if (pattern[i + 1] === '*') {
+      tokens.push(ANY_STAR)
+      i++
+    } else {
+      tokens.push(SEGMENT_STAR)
+    }
+  }
+  return tokens
+}
+
+/**
+ * Matches in time proportional to pattern length times name length, whatever the pattern: a
+ * backtracking regular expression would let a pattern such as `*a*a*a*a*b` stall the server.
+ * `reach[j]` says whether the tokens seen so far can match the first `j` characters of `name`.
+ */
+const matchGlob = (tokens: readonly GlobToken[], name: string): boolean => {
+  let reach = new Uint8Array(name.length + 1)
+  reach[0] = 1
+  for (const token of tokens) {
+    const next = new Uint8Array(name.length + 1)
+    let any = false
+    if (typeof token === 'string') {
+      for (let j = 0; j < name.length; j++) {
+        if (reach[j] && name[j] === token) {
+          next[j + 1] = 1
+          any = true
+        }
+      }
+    } else {
+      let open = false
+      for (let j = 0; j <= name.length; j++) {
+        open ||= reach[j] === 1
+        if (open) {
+          next[j] = 1
+          any = true
+        }
+        // A single `*` cannot consume the `/` that ends a segment.
+        if (token === SEGMENT_STAR && name[j] === '/') {
+          open = false
+        }
+      }
+    }
+    if (!any) {
+      return false
+    }
+    reach = next
+  }
+  return reach[name.length] === 1
+}

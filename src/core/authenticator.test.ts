@@ -106,3 +106,29 @@ describe('parseBasicAuth', () => {
     expect(parseBasicAuth(header)).toEqual(expected as never)
   })
 })
+
+describe('Authenticator under parallel requests', () => {
+  test('checks guesses of one pair one at a time, so the throttle stops a burst', async () => {
+    const { authenticator } = setup()
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => authenticator.authenticate('a', 'bob', `wrong-${i}`)),
+    )
+    const throttled = outcomes.filter(
+      (outcome) => outcome.status === 'rejected' && outcome.reason instanceof TooManyRequestsError,
+    )
+
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(5)
+    expect(throttled).toHaveLength(15)
+  })
+
+  test('a burst of correct requests all succeed', async () => {
+    const { authenticator } = setup()
+
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () => authenticator.authenticate('a', 'bob', 'bob-secret')),
+    )
+
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(20).fill('ok'))
+  })
+})

@@ -43,6 +43,7 @@ export class Authenticator {
   readonly #now: () => number
   readonly #cacheKey = randomBytes(32)
   readonly #cache = new Map<string, CachedCheck>()
+  readonly #inFlight = new Map<string, Promise<unknown>>()
 
   constructor(options: AuthenticatorOptions) {
     this.#store = options.store
@@ -66,7 +67,40 @@ export class Authenticator {
     if (cached) {
       return cached
     }
+    return this.#oneAtATime(`${address}\n${login}`, () =>
+      this.#check(key, address, login, password),
+    )
+  }
 
+  /**
+   * Runs the checks of one (address, login) pair one after the other. Otherwise guesses sent
+   * all at once would each pass the throttle before the first failure is recorded; and a burst
+   * of correct requests (a CI farm behind one address) pays for one bcrypt check, not many.
+   */
+  async #oneAtATime<T>(pair: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#inFlight.get(pair) ?? Promise.resolve()
+    const current = previous.then(task, task)
+    const settled = current.catch(() => undefined)
+    this.#inFlight.set(pair, settled)
+    try {
+      return await current
+    } finally {
+      if (this.#inFlight.get(pair) === settled) {
+        this.#inFlight.delete(pair)
+      }
+    }
+  }
+
+  async #check(
+    key: string,
+    address: string,
+    login: string,
+    password: string,
+  ): Promise<AuthOutcome> {
+    const cached = this.#fromCache(key)
+    if (cached) {
+      return cached
+    }
     this.#throttle.check(address, login)
 
     const user = this.#store.getUserByLogin(login)

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 import { TooManyRequestsError } from '../errors.ts'
 
 export interface LoginThrottleOptions {
@@ -101,4 +103,6 @@ export class LoginThrottle {
   }
 }
 
-const keyOf = (address: string, login: string): string => `${address}\n${login}`
+// A fixed-size key, so that a flood of failures with huge logins cannot grow memory per entry.
+const keyOf = (address: string, login: string): string =>
+  createHash('sha256').update(address).update('\n').update(login).digest('base64url')
