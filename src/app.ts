@@ -42,7 +42,7 @@ export const createApp = (deps: AppDeps) => {
     createMirrorService({ config, store: deps.store, log, signer: deps.signer, now: deps.now })
   const registry = deps.registry === undefined ? registryOf(deps) : deps.registry
 
-  return new Elysia()
+  return new Elysia({ serve: { maxRequestBodySize: MAX_REQUEST_BODY_BYTES } })
     .onError((context) => handleError(log, context))
     .use(loggerPlugin({ log, config: config.logger }))
     .get('/ping', () => 'pong')
@@ -87,6 +87,13 @@ export const createApp = (deps: AppDeps) => {
 }
 
 export type App = ReturnType<typeof createApp>
+
+/**
+ * Largest request body the server reads. Nothing it serves takes more than a small JSON
+ * document or form, and a larger cap would let anyone fill its memory with bodies it reads
+ * before knowing who sent them.
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024
 
 /** The registry client for `registry.host`, or `null` when it is not set. */
 const registryOf = ({ config, signer, log }: AppDeps): RegistryClient | null =>

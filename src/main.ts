@@ -1,6 +1,6 @@
 import 'reflect-metadata'
 
-import type { Logger } from 'pino'
+import pino, { type Logger } from 'pino'
 
 import { createApp } from './app.ts'
 import { publicBaseUrl, registryConfigYaml } from './commands/registry-config.ts'
@@ -63,7 +63,11 @@ const main = async (argv: string[]): Promise<number> => {
     throw error
   }
 
-  const log = createLogger({ debug: config.debug })
+  // Subcommands print their result on stdout, so their log goes to stderr.
+  const log = createLogger(
+    { debug: config.debug },
+    command.name === 'serve' ? undefined : pino.destination(2),
+  )
   warnings.forEach((warning) => log.warn(warning))
   log.debug({ config: describeConfig(config) }, 'configuration')
 
@@ -119,7 +123,12 @@ const serve = async (
     sessionSecret,
     onUsersChanged,
   })
-  app.listen({ hostname: config.listen === '*' ? '0.0.0.0' : config.listen, port: config.port })
+  // Without reusePort: false a second instance would silently share the port with the first.
+  app.listen({
+    hostname: config.listen === '*' ? '0.0.0.0' : config.listen,
+    port: config.port,
+    reusePort: false,
+  })
 
   const base = publicBaseUrl(config)
   log.info({ listen: config.listen, port: config.port }, 'listening')
@@ -178,8 +187,6 @@ try {
   // Start-up failures (an unreadable key file, a store written by a newer version, a port in
   // use) are the operator's to fix: one line says what, without a stack trace.
   const message = error instanceof Error ? error.message : String(error)
-  const cause =
-    error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ''
-  process.stderr.write(`registry-admin: ${message}${cause}\n`)
+  process.stderr.write(`registry-admin: ${message}\n`)
   process.exit(STARTUP_FAILURE_EXIT_CODE)
 }
