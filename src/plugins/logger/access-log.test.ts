@@ -5,6 +5,7 @@ import {
   escapeField,
   formatAccessLine,
   formatClfTime,
+  isSecretQueryName,
   plainAddress,
   redactQuery,
   requestTarget,
@@ -102,9 +103,34 @@ describe('redactQuery', () => {
     ['token', 'token'],
     ['token=', 'token=***'],
     ['a=1&&b=2', 'a=1&&b=2'],
-    ['%zz=1', '%zz=1'],
+    ['access_token=a&client_secret=b', 'access_token=***&client_secret=***'],
+    ['current_password=a&new_password=b', 'current_password=***&new_password=***'],
+    ['password%00=a&pass%00word=b', 'password%00=***&pass%00word=***'],
+    ['user=admin;passwd=hunter2;page=2', 'user=admin;passwd=***;page=2'],
+    ['a=1;token=x&b=2', 'a=1;token=***&b=2'],
+    ['X-Auth-Token=a&id_jwt=b&Client.Secret=c', 'X-Auth-Token=***&id_jwt=***&Client.Secret=***'],
+    ['%ef%bd%90assword=a', '%ef%bd%90assword=***'],
+    ['pass+word=a', 'pass+word=***'],
+    ['%zz=1&%E0%A4%A=2&ok=3', '%zz=***&%E0%A4%A=***&ok=3'],
+    ['service=registry&scope=x&account=bob', 'service=registry&scope=x&account=bob'],
+    ['q=password&next=token', 'q=password&next=token'],
   ])('%p becomes %p', (query, expected) => {
     expect(redactQuery(query)).toBe(expected)
+  })
+})
+
+describe('isSecretQueryName', () => {
+  test.each([
+    ['password', true],
+    ['refresh_token', true],
+    ['New-Password', true],
+    ['%70asswd', true],
+    ['%ff', true],
+    ['user', false],
+    ['pass', false],
+    ['', false],
+  ])('%p is %p', (name, expected) => {
+    expect(isSecretQueryName(name)).toBe(expected)
   })
 })
 

@@ -23,15 +23,12 @@ export interface AccessEntry {
   userAgent: string | null
 }
 
-/** Query parameters whose values are replaced by `***` in the log (compared case-blind). */
-export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
-  'password',
-  'passwd',
-  'token',
-  'jwt',
-  'refresh_token',
-  'secret',
-])
+/**
+ * Words that make a query parameter secret when its name contains one of them, after the
+ * name is decoded, lowercased and stripped of everything but letters: `access_token`,
+ * `client-secret`, `New_Password`, `password%00` and `x.jwt` are all secret.
+ */
+export const SECRET_NAME_WORDS: readonly string[] = ['password', 'passwd', 'secret', 'token', 'jwt']
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
@@ -81,27 +78,42 @@ export function requestTarget(url: string): string {
   return `${target.slice(0, queryStart)}?${redactQuery(target.slice(queryStart + 1))}`
 }
 
-/** Replaces the values of {@link SECRET_QUERY_PARAMS} with `***`, keeping everything else as is. */
+/**
+ * Replaces the value of every secret parameter (see {@link isSecretQueryName}) with `***`,
+ * keeping everything else as the client sent it. Pairs are split on `&` and on `;`, since some
+ * servers and proxies read either as a separator.
+ */
 export function redactQuery(query: string): string {
   return query
-    .split('&')
-    .map((pair) => {
-      const equals = pair.indexOf('=')
+    .split(/([&;])/)
+    .map((part) => {
+      const equals = part.indexOf('=')
       if (equals < 0) {
-        return pair
+        return part
       }
-      const name = pair.slice(0, equals)
-      return SECRET_QUERY_PARAMS.has(decodeName(name).toLowerCase()) ? `${name}=***` : pair
+      const name = part.slice(0, equals)
+      return isSecretQueryName(name) ? `${name}=***` : part
     })
-    .join('&')
+    .join('')
 }
 
-const decodeName = (name: string): string => {
+/**
+ * Whether a raw (still percent-encoded) query parameter name is secret: its decoded name,
+ * lowercased and stripped of everything but letters, contains one of {@link SECRET_NAME_WORDS}.
+ * A name that cannot be decoded counts as secret, as its meaning is unknown.
+ */
+export function isSecretQueryName(rawName: string): boolean {
+  let decoded: string
   try {
-    return decodeURIComponent(name.replaceAll('+', ' '))
+    decoded = decodeURIComponent(rawName.replaceAll('+', ' '))
   } catch {
-    return name
+    return true
   }
+  const letters = decoded
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[^a-z]/g, '')
+  return SECRET_NAME_WORDS.some((word) => letters.includes(word))
 }
 
 /** The login of an `Authorization: Basic` header, never its password; undefined if none. */
