@@ -979,6 +979,62 @@ describe('errors', () => {
     )
   })
 
+  test.each([
+    '*',
+    'localhost',
+    'registry-admin.example.com',
+    'a1.b-2.c3d',
+    '0.0.0.0',
+    '127.0.0.1',
+    '255.255.255.255',
+    '::',
+    '::1',
+    '[::1]',
+    '2001:db8::17',
+    '[2001:db8::17]',
+    '::ffff:10.0.0.1',
+  ])('accepts listen %p', (listen) => {
+    expect(loadConfigOnly([`--listen=${listen}`]).listen).toBe(listen)
+  })
+
+  test.each([
+    '999.1.1.1',
+    '256.0.0.1',
+    '1.2.3',
+    '1.2.3.4.5',
+    '01.2.3.4',
+    '127.1',
+    '8080',
+    '',
+    '**',
+    '-bad.example.com',
+    'bad-.example.com',
+    'under_score.example.com',
+    'two..dots',
+    'trailing.dot.',
+    'bad host',
+    `${'a'.repeat(64)}.example.com`,
+    `${'abcdefghi.'.repeat(26)}com`,
+    '[::1',
+    '[localhost]',
+    '[127.0.0.1]',
+    '2001:db8::g',
+    '::1::2',
+  ])('rejects listen %p', (listen) => {
+    expect(failure([`--listen=${listen}`])).toBe(
+      `--listen (from the command line): ${JSON.stringify(listen)} is not *, a host name, an IPv4 address (each number 0-255) or an IPv6 address`,
+    )
+  })
+
+  test('names the variable or file key of a bad listen', () => {
+    const path = writeConfig('listen.json', { listen: '300.1.1.1' })
+
+    expect([failure([], { RA_LISTEN: '1.2.3.999' }), failure([`--config-file=${path}`])]).toEqual([
+      '--listen (from RA_LISTEN): "1.2.3.999" is not *, a host name, an IPv4 address (each number 0-255) or an IPv6 address',
+      `--listen (from listen in ${path}): "300.1.1.1" is not *, a host name, an IPv4 address (each number 0-255) or an IPv6 address`,
+    ])
+  })
+
   test('lists every bad value, one per line', () => {
     const message = failure(['--port=0'], { RA_SSL_TYPE: 'tls', RA_AUTH_JWT_TTL: '1y' })
 
@@ -1026,6 +1082,40 @@ describe('config file', () => {
     ['list.yml', 'must hold a mapping of options, not a list'],
   ])('%s: %s', (name, reason) => {
     expect(failure([`--config-file=${fixture(name)}`])).toBe(`${fromFile(name)} ${reason}`)
+  })
+
+  test('reports a YAML alias bomb as a problem of the file, without expanding it', () => {
+    const path = join(scratch, 'alias-bomb.yml')
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]']
+    for (const [index, name] of [...'bcdefghi'].entries()) {
+      const previous = `*${'abcdefghi'[index]}`
+      levels.push(`${name}: &${name} [${Array(9).fill(previous).join(', ')}]`)
+    }
+    writeFileSync(path, levels.join('\n'))
+
+    expect(failure([`--config-file=${path}`])).toBe(
+      `--config-file (from the command line): ${path} does not parse: it expands YAML aliases into too many values; write the values out instead`,
+    )
+  })
+
+  test('reports YAML nested deeper than the parser can go, naming the file', () => {
+    const path = join(scratch, 'deep.yml')
+    writeFileSync(path, `port: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`)
+
+    const message = failure([`--config-file=${path}`])
+
+    expect(message).toStartWith(`--config-file (from the command line): ${path} does not parse: `)
+    expect(message.split('\n')).toHaveLength(1)
+  })
+
+  test('reports JSON nested deeper than the parser can go, naming the file', () => {
+    const path = join(scratch, 'deep.json')
+    writeFileSync(path, `{"port": ${'['.repeat(100_000)}}`)
+
+    const message = failure([`--config-file=${path}`])
+
+    expect(message).toStartWith(`--config-file (from the command line): ${path} does not parse: `)
+    expect(message.split('\n')).toHaveLength(1)
   })
 
   test('reports a file that does not exist', () => {

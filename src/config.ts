@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { isIP } from 'node:net'
+import { isIP, isIPv4, isIPv6 } from 'node:net'
 import { homedir } from 'node:os'
 import { extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -846,7 +846,14 @@ function readConfigFile(
     fail(`cannot read ${name}: ${describeFsError(error)}`)
   }
 
-  const parsed = extension === '.json' ? parseJson(text) : parseYaml(text, warnings, name)
+  let parsed: unknown
+  try {
+    parsed = extension === '.json' ? parseJson(text) : parseYaml(text, warnings, name)
+  } catch (error) {
+    // The parsers throw for more than syntax, e.g. yaml for an alias bomb and either one for
+    // nesting deeper than the stack: every one of them is a problem with this file.
+    fail(`${name} does not parse: ${describeParserError(error)}`)
+  }
   if (typeof parsed === 'string') {
     fail(`${name} does not parse: ${parsed}`)
   }
@@ -938,12 +945,33 @@ function parseJson(text: string): unknown {
     return JSON.parse(text) as unknown
   } catch (error) {
     // The runtime's message has no position; a second, tolerant parser finds the spot.
-    const reason = (error as Error).message.replace(/^JSON Parse error: /, '')
+    if (!(error instanceof SyntaxError)) {
+      throw error
+    }
+    const reason = error.message.replace(/^JSON Parse error: /, '')
     const errors: JsonSyntaxError[] = []
-    parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: true })
+    try {
+      parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: true })
+    } catch {
+      return reason
+    }
     const first = errors[0]
     return first ? `${lineAndColumn(text, first.offset)}: ${reason}` : reason
   }
+}
+
+/** One line on why a parser threw, with the place when the error carries one. */
+const describeParserError = (error: unknown): string => {
+  if (error instanceof RangeError && /call stack/i.test(error.message)) {
+    return 'it is nested too deeply'
+  }
+  if (error instanceof ReferenceError && /alias count/i.test(error.message)) {
+    return 'it expands YAML aliases into too many values; write the values out instead'
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  const reason = (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')
+  const position = (error as { linePos?: [{ line: number; col: number }] } | null)?.linePos?.[0]
+  return position ? `line ${position.line}, column ${position.col}: ${reason}` : reason
 }
 
 const lineAndColumn = (text: string, offset: number): string => {
@@ -1274,12 +1302,9 @@ function checkConfig(config: Config, origins: Record<string, string>): string[] 
   const from = (key: string, flag: string, reason: string) =>
     problems.push(`--${flag} (from ${origins[key] ?? 'the default'}): ${reason}`)
 
-  if (/^(\[[^\]]*\]|[^:]*):\d+$/.test(config.listen)) {
-    from(
-      'listen',
-      'listen',
-      `"${config.listen}" has a port; give the host only and the port with --port`,
-    )
+  const listenProblem = checkListen(config.listen)
+  if (listenProblem) {
+    from('listen', 'listen', listenProblem)
   }
   if (!URL.canParse(config.hostname)) {
     from('hostname', 'hostname', `"${config.hostname}" is not a valid host name or URL`)
@@ -1311,6 +1336,38 @@ function checkConfig(config: Config, origins: Record<string, string>): string[] 
   }
 
   return problems
+}
+
+const MAX_HOST_NAME_LENGTH = 253
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i
+
+/**
+ * `*`, a host name of RFC 1123 labels, an IPv4 address with every octet in 0..255, or an IPv6
+ * address, bare or in brackets. Returns a reason when the value is not one of those.
+ */
+const checkListen = (listen: string): string | undefined => {
+  if (listen === '*') {
+    return undefined
+  }
+  const shown = JSON.stringify(listen)
+  if (/^(\[[^\]]*\]|[^:]*):\d+$/.test(listen)) {
+    return `${shown} has a port; give the host only and the port with --port`
+  }
+  const bare = /^\[(.*)\]$/.exec(listen)?.[1]
+  if (bare !== undefined ? isIPv6(bare) : isIPv6(listen) || isIPv4(listen)) {
+    return undefined
+  }
+  // A name whose last label is a number is meant as an IPv4 address, and that failed above.
+  const labels = listen.split('.')
+  const isName =
+    bare === undefined &&
+    listen.length <= MAX_HOST_NAME_LENGTH &&
+    labels.every((label) => HOST_LABEL.test(label)) &&
+    !/^\d+$/.test(labels.at(-1) ?? '')
+  if (isName) {
+    return undefined
+  }
+  return `${shown} is not *, a host name, an IPv4 address (each number 0-255) or an IPv6 address`
 }
 
 /**
