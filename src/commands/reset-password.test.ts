@@ -33,17 +33,62 @@ const addToken = (store: Store, userId: number) =>
   })
 
 describe('resetPassword', () => {
-  test('sets the hash, revokes refresh tokens and sessions, and keeps the disabled flag', async () => {
+  test('sets the hash, revokes refresh tokens and sessions, and enables a disabled account', async () => {
     using store = await openStore()
     store.updateUser(1, { disabled: true })
     addToken(store, 1)
 
-    const user = await resetPassword({ store, login: 'admin', password: 'new-admin-password' })
+    const { user, reenabled } = await resetPassword({
+      store,
+      login: 'admin',
+      password: 'new-admin-password',
+    })
 
-    expect(user.disabled).toBe(true)
+    expect([user.disabled, user.role, reenabled]).toEqual([false, 'admin', true])
+    expect(store.getUser(1)?.disabled).toBe(false)
+    expect(store.countEnabledAdmins()).toBe(1)
     expect(await verifyPassword('new-admin-password', hashOf(store, 'admin'))).toBe(true)
     expect(store.listRefreshTokens(1)).toEqual([])
     expect(sessionGeneration(store, 1)).toBe(1)
+  })
+
+  test('keeps the role of a disabled user it enables', async () => {
+    using store = await openStore()
+    const hash = await Bun.password.hash('whatever', { algorithm: 'bcrypt', cost: 4 })
+    const manny = store.createUser({
+      login: 'manny',
+      name: 'Manny',
+      passwordHash: hash,
+      role: 'manager',
+      group: 1,
+      disabled: true,
+      description: '',
+    })
+
+    const { user, reenabled } = await resetPassword({
+      store,
+      login: 'manny',
+      password: 'new-manny-password',
+    })
+
+    expect({ id: user.id, role: user.role, disabled: user.disabled, reenabled }).toEqual({
+      id: manny.id,
+      role: 'manager',
+      disabled: false,
+      reenabled: true,
+    })
+  })
+
+  test('says nothing was re-enabled for an enabled account', async () => {
+    using store = await openStore()
+
+    const { user, reenabled } = await resetPassword({
+      store,
+      login: 'admin',
+      password: 'new-admin-password',
+    })
+
+    expect([user.disabled, reenabled]).toEqual([false, false])
   })
 
   test('refuses a weak password and an unknown login', async () => {
@@ -80,14 +125,18 @@ describe('runResetPassword', () => {
     expect(await verifyPassword('brand-new-pass', hashOf(store, 'admin'))).toBe(true)
   })
 
-  test('says when the account is disabled', async () => {
+  test('enables a disabled account and says so', async () => {
     using store = await openStore()
     store.updateUser(1, { disabled: true })
 
     const result = await run(store, 'admin', 'brand-new-pass')
 
-    expect(result.code).toBe(0)
-    expect(result.out).toContain("note: 'admin' is disabled")
+    expect(result).toEqual({
+      code: 0,
+      out: "password of 'admin' changed; the account was disabled and is enabled again\n",
+      err: '',
+    })
+    expect(store.getUser(1)?.disabled).toBe(false)
   })
 
   test.each([

@@ -9,14 +9,23 @@ export interface ResetPasswordOptions {
   password: string
 }
 
+/** What {@link resetPassword} did. */
+export interface ResetPasswordResult {
+  user: User
+  /** The account was disabled and is enabled again. */
+  reenabled: boolean
+}
+
 /**
- * Sets a user's password from the command line, for an operator locked out of the UI. Revokes
- * the user's refresh tokens and UI sessions. The disabled flag is kept as it is; the result
- * carries the user so that the caller can say whether the account is disabled.
+ * Sets a user's password from the command line, for an operator locked out of the UI, and
+ * enables the account if it is disabled, so that a disabled last admin can be repaired. The
+ * role is kept. Revokes the user's refresh tokens and UI sessions.
  *
  * @throws ValidationError when the password is not acceptable; NotFoundError for an unknown login.
  */
-export const resetPassword = async (options: ResetPasswordOptions): Promise<User> => {
+export const resetPassword = async (
+  options: ResetPasswordOptions,
+): Promise<ResetPasswordResult> => {
   const { store, login, password } = options
   const problem = passwordProblem(password)
   if (problem) {
@@ -28,10 +37,12 @@ export const resetPassword = async (options: ResetPasswordOptions): Promise<User
   }
 
   const passwordHash = await hashPassword(password)
-  const user = store.updateUser(found.id, { passwordHash })
+  // Read again: the account may have been changed while the hash was computed.
+  const current = store.getUser(found.id) ?? found
+  const user = store.updateUser(found.id, { passwordHash, disabled: false })
   store.deleteRefreshTokensOfUser(user.id)
   revokeSessions(store, user.id)
-  return user
+  return { user, reenabled: current.disabled }
 }
 
 export interface RunResetPasswordIo {
@@ -48,7 +59,8 @@ export interface RunResetPasswordIo {
 /**
  * `registry-admin reset-password <login>`: reads the new password from the first line of
  * standard input (`echo 'new secret' | registry-admin reset-password admin`) and sets it.
- * Returns the exit code: 0 when changed, 1 otherwise, with the reason on stderr.
+ * A disabled account is enabled again, and the output says so. Returns the exit code: 0 when
+ * changed, 1 otherwise, with the reason on stderr.
  *
  * KNOWN LIMIT: on a terminal the password is read with echo on and ends with Ctrl-D; there is
  * no hidden prompt.
@@ -67,11 +79,9 @@ export const runResetPassword = async (login: string, io: RunResetPasswordIo): P
   }
 
   try {
-    const user = await resetPassword({ store: io.store, login, password })
-    stdout(`password of '${login}' changed\n`)
-    if (user.disabled) {
-      stdout(`note: '${login}' is disabled; it cannot log in until an admin enables it\n`)
-    }
+    const { reenabled } = await resetPassword({ store: io.store, login, password })
+    const note = reenabled ? '; the account was disabled and is enabled again' : ''
+    stdout(`password of '${login}' changed${note}\n`)
     return 0
   } catch (error) {
     if (error instanceof ValidationError || error instanceof NotFoundError) {
