@@ -5,6 +5,8 @@ import { decodeJwt } from 'jose'
 import {
   ADMIN_PASSWORD,
   START_MS,
+  adminAuth,
+  basic,
   cookiesOf,
   createTestApi,
   sessionOf,
@@ -199,6 +201,78 @@ describe('GET /auth/user', () => {
       const answer = await api.call('GET', '/auth/user', { headers: { cookie: session.cookie } })
       expect(answer.status).toBe(401)
     }
+  })
+
+  test('ends every session of a user disabled through the API, even after they are enabled again', async () => {
+    using api = await createTestApi()
+    const bob = await api.addUser('bob', 'bob-password')
+    const session = await api.login('bob', 'bob-password')
+    const put = (blocked: boolean) =>
+      api.call('PUT', `/api/v1/users/${bob.id}`, { auth: adminAuth, body: { blocked } })
+    const check = async () => [
+      (await api.call('GET', '/auth/user', { headers: { cookie: session.cookie } })).status,
+      (await api.call('GET', '/auth/user', { headers: { 'x-jwt': session.jwt } })).status,
+    ]
+
+    expect((await put(true)).status).toBe(200)
+    const whileDisabled = await check()
+    expect((await put(false)).status).toBe(200)
+    const afterEnabling = await check()
+
+    expect({ whileDisabled, afterEnabling }).toEqual({
+      whileDisabled: [401, 401],
+      afterEnabling: [401, 401],
+    })
+    const fresh = await api.login('bob', 'bob-password')
+    const answer = await api.call('GET', '/auth/user', { headers: { cookie: fresh.cookie } })
+    expect(answer.status).toBe(200)
+  })
+
+  test('ends the old sessions of an account disabled earlier when it is enabled', async () => {
+    using api = await createTestApi()
+    const bob = await api.addUser('bob', 'bob-password')
+    const session = await api.login('bob', 'bob-password')
+    api.store.updateUser(bob.id, { disabled: true })
+
+    const put = await api.call('PUT', `/api/v1/users/${bob.id}`, {
+      auth: adminAuth,
+      body: { blocked: false },
+    })
+    const answer = await api.call('GET', '/auth/user', { headers: { cookie: session.cookie } })
+
+    expect([put.status, answer.status]).toEqual([200, 401])
+  })
+
+  test('issues no new session to an admin who disables their own account', async () => {
+    using api = await createTestApi()
+    await api.addUser('root2', 'root2-password', { role: 'admin' })
+    const session = await api.login('admin', ADMIN_PASSWORD)
+
+    const put = await api.call('PUT', '/api/v1/users/1', {
+      headers: { cookie: session.cookie, 'x-xsrf-token': session.xsrf },
+      body: { blocked: true, password: 'another-password' },
+    })
+    await api.call('PUT', '/api/v1/users/1', {
+      auth: basic('root2', 'root2-password'),
+      body: { blocked: false },
+    })
+    const answer = await api.call('GET', '/auth/user', { headers: { cookie: session.cookie } })
+
+    expect([put.status, put.headers.getSetCookie(), answer.status]).toEqual([200, [], 401])
+  })
+
+  test('keeps the sessions of an enabled user whose record is edited', async () => {
+    using api = await createTestApi()
+    const bob = await api.addUser('bob', 'bob-password')
+    const session = await api.login('bob', 'bob-password')
+
+    const put = await api.call('PUT', `/api/v1/users/${bob.id}`, {
+      auth: adminAuth,
+      body: { description: 'edited', blocked: false },
+    })
+    const answer = await api.call('GET', '/auth/user', { headers: { cookie: session.cookie } })
+
+    expect([put.status, answer.status]).toEqual([200, 200])
   })
 
   test('renews the cookie after half the token lifetime, up to the cookie lifetime', async () => {
