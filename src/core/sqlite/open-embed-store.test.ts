@@ -1,11 +1,21 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { buildLegacyDb, LEGACY_PASSWORD } from '../../../test/fixtures/legacy-db/build-legacy-db.ts'
 import { LATEST_SCHEMA_VERSION, openEmbedStore } from './index.ts'
+import type { ChildOutcome } from './open-store-child.ts'
 import { fastHash, recordingLog } from './test-store.ts'
 
 let dir = ''
@@ -132,6 +142,8 @@ describe('openEmbedStore on a legacy data.db', () => {
   async function openLegacy() {
     const path = join(dir, 'data.db')
     await buildLegacyDb(path)
+    // The Go tool leaves the file readable by all; the warning about it is tested on its own.
+    chmodSync(path, 0o600)
     const original = readFileSync(path)
     const log = recordingLog()
     const { store, created } = await open(path, log)
@@ -410,6 +422,27 @@ describe('openEmbedStore on a legacy data.db', () => {
     expect(userVersionOfFile(`${path}.backup-0.1`)).toBe(0)
   })
 
+  test('the backup holds the commits still in the write-ahead log', async () => {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    chmodSync(path, 0o600)
+    // An open connection keeps its log from being checkpointed into the file on close.
+    using writer = new Database(path)
+    writer.run('PRAGMA journal_mode = WAL')
+    writer.run("INSERT INTO groups (name, description) VALUES ('late', 'only in the log')")
+
+    const { store } = await open(path)
+    store.close()
+
+    using backup = new Database(`${path}.backup-0`, { readonly: true })
+    expect(backup.query('SELECT name FROM groups ORDER BY id').all()).toEqual([
+      { name: 'default' },
+      { name: 'ops' },
+      { name: 'late' },
+    ])
+    expect(userVersion(backup)).toBe(0)
+  })
+
   test('a failed migration leaves the file at its old version', async () => {
     const path = join(dir, 'data.db')
     await buildLegacyDb(path)
@@ -459,13 +492,245 @@ describe('openEmbedStore refuses', () => {
     )
   })
 
+  test('with the reason in the message only, and as cause only an error from SQLite', async () => {
+    const newer = join(dir, 'newer.db')
+    const db = new Database(newer)
+    db.run(`PRAGMA user_version = ${LATEST_SCHEMA_VERSION + 1}`)
+    db.close()
+    const garbage = join(dir, 'garbage.db')
+    writeFileSync(garbage, 'this is not sqlite, just some text that is long enough for a header')
+
+    const failures = [await failureOf(open(newer)), await failureOf(open(garbage))]
+
+    expect(failures).toEqual([
+      {
+        message:
+          `cannot open the store '${newer}': its schema version is ${LATEST_SCHEMA_VERSION + 1} ` +
+          `but this program knows versions up to ${LATEST_SCHEMA_VERSION}: a newer ` +
+          'registry-admin wrote it; run that version or restore a backup',
+        cause: null,
+      },
+      {
+        message: `cannot open the store '${garbage}': file is not a database`,
+        cause: { name: 'SQLiteError', message: 'file is not a database' },
+      },
+    ])
+  })
+
   test('an empty path', async () => {
     await expect(open('')).rejects.toThrow('the store path is empty')
   })
 })
 
+/** The message of the error `opening` rejects with, and the name and message of its cause. */
+async function failureOf(opening: Promise<unknown>) {
+  try {
+    await opening
+  } catch (error) {
+    const { message, cause } = error as Error
+
+    return {
+      message,
+      cause: cause instanceof Error ? { name: cause.name, message: cause.message } : null,
+    }
+  }
+  throw new Error('expected the open to fail')
+}
+
+function modeOf(path: string): string {
+  return (statSync(path).mode & 0o777).toString(8).padStart(4, '0')
+}
+
 function userVersionOfFile(path: string): number {
   using db = new Database(path, { readonly: true })
 
   return userVersion(db)
+}
+
+describe('openEmbedStore file modes', () => {
+  test('creates the file, its -wal and -shm files with mode 0600 and new folders with 0700', async () => {
+    const folder = join(dir, 'new')
+    const path = join(folder, 'deeper', 'data.db')
+
+    const { store } = await open(path)
+    using _ = store
+    store.setSetting('written', 'after the switch to write-ahead logging')
+
+    expect([folder, join(folder, 'deeper')].map(modeOf)).toEqual(['0700', '0700'])
+    expect([path, `${path}-wal`, `${path}-shm`].map(modeOf)).toEqual(['0600', '0600', '0600'])
+  })
+
+  test('never changes the mode of a folder that already exists', async () => {
+    const folder = join(dir, 'shared')
+    mkdirSync(folder)
+    chmodSync(folder, 0o755)
+
+    const { store } = await open(join(folder, 'data.db'))
+    store.close()
+
+    expect(modeOf(folder)).toBe('0755')
+  })
+
+  test('warns about an existing file others may read, keeps its mode and backs it up as 0600', async () => {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    chmodSync(path, 0o644)
+    const log = recordingLog()
+
+    const { store } = await open(path, log)
+    store.close()
+
+    expect(log.entries[0]).toEqual({
+      level: 'warn',
+      obj: { files: { [path]: '0644' } },
+      msg:
+        `other users may read or write ${path}, which hold password hashes and the session ` +
+        `secret; run chmod 600 ${path}`,
+    })
+    expect([path, `${path}.backup-0`].map(modeOf)).toEqual(['0644', '0600'])
+  })
+
+  test('warns about each loose file of the store, backups included, quoting odd paths', async () => {
+    const folder = join(dir, 'my store')
+    const path = join(folder, 'data.db')
+    const first = await open(path)
+    first.store.close()
+    writeFileSync(`${path}.backup-0`, 'an old backup')
+    chmodSync(`${path}.backup-0`, 0o640)
+    writeFileSync(join(folder, 'other.db'), '')
+    chmodSync(join(folder, 'other.db'), 0o666)
+    const log = recordingLog()
+
+    const { store } = await open(path, log)
+    store.close()
+
+    expect(log.entries).toEqual([
+      {
+        level: 'warn',
+        obj: { files: { [`${path}.backup-0`]: '0640' } },
+        msg:
+          `other users may read or write '${path}.backup-0', which hold password hashes and ` +
+          `the session secret; run chmod 600 '${path}.backup-0'`,
+      },
+    ])
+  })
+})
+
+describe('openEmbedStore opened twice at once', () => {
+  test('in one process, one open creates a new file and the other finds it created', async () => {
+    const path = join(dir, 'data.db')
+    const logs = [recordingLog(), recordingLog()]
+
+    const opened = await Promise.all(logs.map((log) => open(path, log)))
+    for (const { store } of opened) {
+      store.close()
+    }
+
+    expect(opened.map(({ created }) => created).sort()).toEqual([false, true])
+    expect(logs.flatMap((log) => log.entries.map((entry) => entry.msg))).toEqual(['store created'])
+    using db = new Database(path, { readonly: true })
+    expect(db.query('SELECT login FROM users').all()).toEqual([{ login: 'admin' }])
+  })
+
+  test('in one process, one open upgrades a legacy file and backs it up once', async () => {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    chmodSync(path, 0o600)
+    const logs = [recordingLog(), recordingLog()]
+
+    const opened = await Promise.all(logs.map((log) => open(path, log)))
+    for (const { store } of opened) {
+      store.close()
+    }
+
+    expect(logs.flatMap((log) => log.entries.map((entry) => entry.msg))).toEqual([
+      'store schema upgraded',
+    ])
+    expect(readdirSync(dir).filter((name) => name.includes('backup'))).toEqual(['data.db.backup-0'])
+    expect(userVersionOfFile(`${path}.backup-0`)).toBe(0)
+  })
+
+  test('in two processes, exactly one creates a new file', async () => {
+    const path = join(dir, 'data.db')
+
+    const outcomes = await openInChildren(path, 2)
+
+    expect(sortOutcomes(outcomes)).toEqual([
+      { exitCode: 0, outcome: { created: false, logged: [] } },
+      { exitCode: 0, outcome: { created: true, logged: ['store created'] } },
+    ])
+    using db = new Database(path, { readonly: true })
+    expect(userVersion(db)).toBe(LATEST_SCHEMA_VERSION)
+    expect(db.query('SELECT login FROM users').all()).toEqual([{ login: 'admin' }])
+  })
+
+  test('in two processes, exactly one upgrades a legacy file and backs it up', async () => {
+    const path = join(dir, 'data.db')
+    await buildLegacyDb(path)
+    chmodSync(path, 0o600)
+
+    const outcomes = await openInChildren(path, 2)
+
+    expect(sortOutcomes(outcomes)).toEqual([
+      { exitCode: 0, outcome: { created: false, logged: [] } },
+      { exitCode: 0, outcome: { created: false, logged: ['store schema upgraded'] } },
+    ])
+    expect(readdirSync(dir).filter((name) => name.includes('backup'))).toEqual(['data.db.backup-0'])
+    expect(userVersionOfFile(`${path}.backup-0`)).toBe(0)
+    expect(userVersionOfFile(path)).toBe(LATEST_SCHEMA_VERSION)
+  })
+})
+
+const CHILD = join(import.meta.dir, 'open-store-child.ts')
+
+interface ChildResult {
+  exitCode: number
+  outcome: ChildOutcome
+}
+
+/** Starts `count` processes that each open `path`, all released at once when they are ready. */
+async function openInChildren(path: string, count: number): Promise<ChildResult[]> {
+  const children = Array.from({ length: count }, () =>
+    Bun.spawn([process.execPath, CHILD, path], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'inherit',
+    }),
+  )
+  const outputs = children.map((child) => linesOf(child.stdout))
+
+  const ready = await Promise.all(outputs.map((lines) => lines.next()))
+  expect(ready.map((line) => line.value)).toEqual(children.map(() => 'ready'))
+  for (const child of children) {
+    child.stdin.write('go\n')
+    child.stdin.end()
+  }
+
+  return await Promise.all(
+    children.map(async (child, index) => {
+      const line = await outputs[index]?.next()
+      const exitCode = await child.exited
+
+      return { exitCode, outcome: JSON.parse(String(line?.value)) as ChildOutcome }
+    }),
+  )
+}
+
+async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder()
+  let pending = ''
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true })
+    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+      yield pending.slice(0, end)
+      pending = pending.slice(end + 1)
+    }
+  }
+}
+
+/** The quiet child first, then the one that logged what it did. */
+function sortOutcomes(results: ChildResult[]): ChildResult[] {
+  const logged = ({ outcome }: ChildResult) => ('logged' in outcome ? outcome.logged.length : -1)
+
+  return results.toSorted((a, b) => logged(a) - logged(b))
 }

@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
 
+import { StoreProblem } from '../sqlite-errors.ts'
 import type { Migration, MigrationContext } from './migration.ts'
 
 // NOTE: the DDL here is frozen as of schema version 1. A later change to a table is a new
@@ -121,7 +122,7 @@ function createUsers(db: Database, context: MigrationContext): void {
     return
   }
   if (context.adminPasswordHash === null) {
-    throw new Error('the users table is missing and no admin password hash was prepared')
+    throw new StoreProblem('the users table is missing and no admin password hash was prepared')
   }
 
   db.run(USERS_DDL)

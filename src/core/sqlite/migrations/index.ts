@@ -2,6 +2,7 @@ import type { Database } from 'bun:sqlite'
 
 import { legacyFixes } from './001-legacy-fixes.ts'
 import { repositoryMirror } from './002-repository-mirror.ts'
+import { StoreProblem } from '../sqlite-errors.ts'
 import type { Migration, MigrationContext } from './migration.ts'
 
 export { hasTable } from './001-legacy-fixes.ts'
@@ -19,21 +20,25 @@ export function readSchemaVersion(db: Database): number {
 }
 
 /**
- * Runs every migration above `fromVersion`, each in its own transaction together with the new
- * `user_version`, so a failed step leaves the database at the previous version.
+ * Runs every migration above `fromVersion`, each in a savepoint together with the new
+ * `user_version`.
  *
- * Foreign keys are off while migrating (a table rebuild must not cascade) and checked before
- * each commit; the caller turns them back on.
+ * The caller holds the write transaction (`BEGIN IMMEDIATE`), so that a failed step rolls the
+ * whole upgrade back and no other process migrates at the same time, and has turned foreign
+ * keys off before it began (a table rebuild must not cascade; the pragma does nothing inside a
+ * transaction). Foreign keys are checked after each step; the caller turns them back on.
  *
  * @returns the descriptions of the steps that ran.
- * @throws Error when a step fails or leaves a dangling foreign key; that step is rolled back.
+ * @throws Error when a step fails or leaves a dangling foreign key.
  */
 export function runMigrations(
   db: Database,
   fromVersion: number,
   context: MigrationContext,
 ): string[] {
-  db.run('PRAGMA foreign_keys = OFF')
+  if (!db.inTransaction) {
+    throw new StoreProblem('schema migrations must run inside the write transaction')
+  }
 
   const applied: string[] = []
   for (const migration of MIGRATIONS) {
@@ -56,6 +61,8 @@ export function runMigrations(
 function checkForeignKeys(db: Database, version: number): void {
   const broken = db.query('PRAGMA foreign_key_check').all()
   if (broken.length > 0) {
-    throw new Error(`schema migration ${version} left ${broken.length} dangling foreign keys`)
+    throw new StoreProblem(
+      `schema migration ${version} left ${broken.length} dangling foreign keys`,
+    )
   }
 }
