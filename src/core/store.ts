@@ -52,6 +52,16 @@ export interface NewUser {
 /** Fields an update may change; the login never changes. */
 export type UserPatch = Partial<Omit<NewUser, 'login'>>
 
+/** How `updateUser` and `deleteUser` guard the admin role. */
+export interface UserChangeOptions {
+  /**
+   * Refuse, with `ConflictError`, a change that takes the last enabled admin away (by delete,
+   * disable or demotion). The engine checks and changes in one write transaction, so two
+   * processes cannot each remove one of the last two admins.
+   */
+  keepAnEnabledAdmin?: boolean
+}
+
 export interface Group {
   id: number
   name: string
@@ -206,9 +216,18 @@ export interface Store {
   /** Every user that is not disabled, with the stored hash, by id; for the htpasswd file. */
   listEnabledUsersWithHash(): UserWithHash[]
   createUser(user: NewUser): User
-  updateUser(id: number, patch: UserPatch): User
-  /** Deletes the user, their own access rules (never a group's) and their refresh tokens. */
-  deleteUser(id: number): void
+  /**
+   * Applies the defined fields of `patch`.
+   * @throws ConflictError with `keepAnEnabledAdmin` when no enabled admin would remain; nothing
+   * is changed then.
+   */
+  updateUser(id: number, patch: UserPatch, options?: UserChangeOptions): User
+  /**
+   * Deletes the user, their own access rules (never a group's) and their refresh tokens.
+   * @throws ConflictError with `keepAnEnabledAdmin` when no enabled admin would remain; nothing
+   * is deleted then.
+   */
+  deleteUser(id: number, options?: UserChangeOptions): void
   /** Number of users with role `admin` that are not disabled. */
   countEnabledAdmins(): number
 

@@ -18,6 +18,7 @@ import type {
   Store,
   UpsertOutcome,
   User,
+  UserChangeOptions,
   UserPatch,
   UserWithHash,
 } from '../store.ts'
@@ -79,12 +80,12 @@ export class SqliteStore implements Store {
     return this.#users.create(user)
   }
 
-  updateUser(id: number, patch: UserPatch): User {
-    return this.#users.update(id, patch)
+  updateUser(id: number, patch: UserPatch, options?: UserChangeOptions): User {
+    return this.#users.update(id, patch, options)
   }
 
-  deleteUser(id: number): void {
-    this.#users.delete(id)
+  deleteUser(id: number, options?: UserChangeOptions): void {
+    this.#users.delete(id, options)
   }
 
   countEnabledAdmins(): number {

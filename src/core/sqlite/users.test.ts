@@ -1,7 +1,11 @@
-import { describe, expect, test } from 'bun:test'
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
-import type { NewAccessRule, NewUser } from '../store.ts'
-import { conflict, errorOf, notFound, openTestStore } from './test-store.ts'
+import type { NewAccessRule, NewUser, Store } from '../store.ts'
+import { openEmbedStore } from './open-embed-store.ts'
+import { conflict, errorOf, fastHash, notFound, openTestStore, recordingLog } from './test-store.ts'
 
 const BOB: NewUser = {
   login: 'bob',
@@ -162,5 +166,126 @@ describe('users', () => {
     store.createUser({ ...BOB, login: 'm1', role: 'manager' })
 
     expect(store.countEnabledAdmins()).toBe(2)
+  })
+})
+
+describe('keepAnEnabledAdmin', () => {
+  const KEEP = { keepAnEnabledAdmin: true }
+
+  let dir = ''
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'users-'))
+  })
+
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Two stores on one file, as two server processes sharing `data.db` have. */
+  async function openTwice(): Promise<[Store, Store]> {
+    const path = join(dir, 'data.db')
+    const open = () =>
+      openEmbedStore({
+        path,
+        adminPassword: 'admin-password',
+        log: recordingLog(),
+        hashPassword: fastHash,
+      })
+    const first = await open()
+    const second = await open()
+
+    return [first.store, second.store]
+  }
+
+  test.each([
+    ['disable', { disabled: true }],
+    ['demote', { role: 'manager' as const }],
+    ['demote', { role: 'user' as const, disabled: true }],
+  ])('refuses to %s the last enabled admin and changes nothing', async (change, patch) => {
+    using store = await openTestStore()
+    const admin = store.getUser(1)
+
+    expect(errorOf(() => store.updateUser(1, patch, KEEP))).toEqual(
+      conflict(
+        `cannot ${change} 'admin': it is the last enabled admin; make another user an enabled admin first`,
+      ),
+    )
+    expect(store.getUser(1)).toEqual(admin)
+  })
+
+  test('refuses to delete the last enabled admin and deletes nothing', async () => {
+    using store = await openTestStore()
+    store.createRefreshToken({
+      userId: 1,
+      service: 'registry',
+      clientId: 'docker',
+      tokenHash: 'h1',
+      createdAt: 1,
+      expiresAt: 100,
+    })
+
+    expect(errorOf(() => store.deleteUser(1, KEEP))).toEqual(
+      conflict(
+        "cannot delete 'admin': it is the last enabled admin; make another user an enabled admin first",
+      ),
+    )
+    expect([store.getUser(1)?.login, store.listRefreshTokens(1).length]).toEqual(['admin', 1])
+  })
+
+  test('allows every change that leaves an enabled admin, or that takes none away', async () => {
+    using store = await openTestStore()
+    const other = store.createUser({ ...BOB, login: 'other', role: 'admin' })
+    const bob = store.createUser(BOB)
+
+    store.updateUser(1, { name: 'still admin', description: 'renamed' }, KEEP)
+    store.updateUser(other.id, { disabled: true }, KEEP)
+    store.updateUser(other.id, { role: 'user', disabled: false }, KEEP)
+    store.deleteUser(other.id, KEEP)
+    store.updateUser(1, { disabled: true })
+    store.updateUser(bob.id, { name: 'Robert' }, KEEP)
+    store.deleteUser(bob.id, KEEP)
+
+    expect(store.listUsers({}).items.map((user) => [user.login, user.disabled])).toEqual([
+      ['admin', true],
+    ])
+  })
+
+  test('two stores on one file, each disabling the other admin after both counted two, keep one', async () => {
+    const [first, second] = await openTwice()
+    using _first = first
+    using _second = second
+    const bob = first.createUser({ ...BOB, role: 'admin' })
+    const counted = [first.countEnabledAdmins(), second.countEnabledAdmins()]
+
+    first.updateUser(bob.id, { disabled: true }, KEEP)
+    const refused = errorOf(() => second.updateUser(1, { disabled: true }, KEEP))
+
+    expect(counted).toEqual([2, 2])
+    expect(refused).toEqual(
+      conflict(
+        "cannot disable 'admin': it is the last enabled admin; make another user an enabled admin first",
+      ),
+    )
+    expect([first.countEnabledAdmins(), second.getUser(1)?.disabled]).toEqual([1, false])
+  })
+
+  test('two stores on one file, one deleting and one demoting the other admin, keep one', async () => {
+    const [first, second] = await openTwice()
+    using _first = first
+    using _second = second
+    const bob = first.createUser({ ...BOB, role: 'admin' })
+
+    second.deleteUser(1, KEEP)
+    const refused = errorOf(() => first.updateUser(bob.id, { role: 'manager' }, KEEP))
+
+    expect(refused).toEqual(
+      conflict(
+        "cannot demote 'bob': it is the last enabled admin; make another user an enabled admin first",
+      ),
+    )
+    expect(second.listUsers({}).items.map((user) => [user.login, user.role])).toEqual([
+      ['bob', 'admin'],
+    ])
   })
 })

@@ -8,6 +8,7 @@ import {
   type NewUser,
   type Role,
   type User,
+  type UserChangeOptions,
   type UserPatch,
   type UserWithHash,
 } from '../store.ts'
@@ -136,32 +137,58 @@ export class UserTable {
     }
   }
 
-  update(id: number, patch: UserPatch): User {
-    return this.#db.transaction(() => {
-      const current = this.getWithHash(id)
-      if (current === null) {
-        throw new NotFoundError(`user ${id} not found`)
-      }
+  update(id: number, patch: UserPatch, options: UserChangeOptions = {}): User {
+    // Immediate: the read, the write and the admin check see and hold one version of the table.
+    return this.#db
+      .transaction(() => {
+        const current = this.getWithHash(id)
+        if (current === null) {
+          throw new NotFoundError(`user ${id} not found`)
+        }
 
-      const merged = { ...current, ...definedOnly(patch) }
-      const row = this.#update.get({ id, ...toValues(merged) })
+        const merged = { ...current, ...definedOnly(patch) }
+        const row = this.#update.get({ id, ...toValues(merged) })
+        if (options.keepAnEnabledAdmin && isEnabledAdmin(current) && !isEnabledAdmin(merged)) {
+          this.#checkAnAdminRemains(current, merged.role === 'admin' ? 'disable' : 'demote')
+        }
 
-      return toUser(row as UserRow)
-    })()
+        return toUser(row as UserRow)
+      })
+      .immediate()
   }
 
-  delete(id: number): void {
-    this.#db.transaction(() => {
-      if (this.#delete.run({ id }).changes === 0) {
-        throw new NotFoundError(`user ${id} not found`)
-      }
-      this.#deleteRules.run({ id })
-      this.#deleteTokens.run({ id })
-    })()
+  delete(id: number, options: UserChangeOptions = {}): void {
+    this.#db
+      .transaction(() => {
+        const current = this.get(id)
+        if (current === null) {
+          throw new NotFoundError(`user ${id} not found`)
+        }
+
+        this.#delete.run({ id })
+        this.#deleteRules.run({ id })
+        this.#deleteTokens.run({ id })
+        if (options.keepAnEnabledAdmin && isEnabledAdmin(current)) {
+          this.#checkAnAdminRemains(current, 'delete')
+        }
+      })
+      .immediate()
   }
 
   countEnabledAdmins(): number {
     return this.#countAdmins.get()?.n ?? 0
+  }
+
+  /** Throws, rolling the change back, when it left no enabled admin. */
+  #checkAnAdminRemains(user: User, change: 'delete' | 'demote' | 'disable'): void {
+    if (this.countEnabledAdmins() > 0) {
+      return
+    }
+
+    throw new ConflictError(
+      `cannot ${change} '${user.login}': it is the last enabled admin; make another user an ` +
+        'enabled admin first',
+    )
   }
 
   finalize(): void {
@@ -197,6 +224,10 @@ function conflictOrRethrow(error: unknown, login: string): unknown {
   return isUniqueViolation(error)
     ? new ConflictError(`a user with login '${login}' already exists`, { cause: error })
     : error
+}
+
+function isEnabledAdmin(user: Pick<User, 'role' | 'disabled'>): boolean {
+  return user.role === 'admin' && !user.disabled
 }
 
 /** An unknown legacy role reads as the least privileged one. */

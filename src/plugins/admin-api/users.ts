@@ -81,7 +81,9 @@ export const updateUser = async (
   if (role !== 'admin' || disabled) {
     checkNotLastAdmin(deps.store, current, role === 'admin' ? 'disable' : 'demote')
   }
-  const user = deps.store.updateUser(id, patch)
+  // The early check gives the usual answer; the store's check, made with the change in one
+  // write transaction, is the one that holds when another server shares the database.
+  const user = deps.store.updateUser(id, patch, { keepAnEnabledAdmin: true })
 
   const disabledNow = disabled && !current.disabled
   if (newPassword !== null || disabledNow) {
@@ -106,7 +108,7 @@ export const deleteUser = (deps: UserServiceDeps, id: number): void => {
   const current = getUserOrThrow(deps.store, id)
   checkNotLastAdmin(deps.store, current, 'delete')
   deps.store.deleteRefreshTokensOfUser(id)
-  deps.store.deleteUser(id)
+  deps.store.deleteUser(id, { keepAnEnabledAdmin: true })
   deps.authenticator.forgetUser(id)
   deps.onUsersChanged?.()
 }
