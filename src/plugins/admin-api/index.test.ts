@@ -3,6 +3,8 @@ import { describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import pino from 'pino'
 
+import type { Authenticator } from '../../core/authenticator.ts'
+import { handleError } from '../../http-errors.ts'
 import { adminApiPlugin } from './index.ts'
 import { ADMIN_PASSWORD, adminAuth, basic, createTestApi, type TestApi } from './test-app.ts'
 
@@ -201,6 +203,149 @@ describe('roles on every route', () => {
     expect(answer.status).toBe(status)
     if (status !== 200) {
       expect(answer.json.error).toBe(true)
+    }
+  })
+})
+
+/** The write routes that take a body, with the roles they admit. */
+const BODY_ROUTES = ROUTES.filter((route) => route.body !== undefined)
+const WRITE_ROUTES = ROUTES.filter((route) => route.method !== 'GET')
+
+const BAD_BODIES: [string, string, string][] = [
+  ['fields of another shape', '{"nonsense":true}', 'application/json'],
+  ['broken JSON', '{"login":', 'application/json'],
+  ['JSON as text/plain', '{"login":"a"}', 'text/plain'],
+  ['a form', 'login=a&password=abcdef', 'application/x-www-form-urlencoded'],
+]
+
+describe('authentication before the body', () => {
+  const cases = BODY_ROUTES.flatMap((route) =>
+    (['nobody', 'user', 'manager'] as Who[])
+      .filter((who) => route.expect[who] === 401 || route.expect[who] === 403)
+      .flatMap((who) =>
+        BAD_BODIES.map(
+          ([what, body, type]) =>
+            [route.label, who, what, route.expect[who], route, body, type] as const,
+        ),
+      ),
+  )
+
+  test.each(cases)(
+    '%s as %s with %s answers %d',
+    async (_label, who, _what, status, route, body, type) => {
+      using fixture = await setUp()
+
+      const answer = await fixture.api.call(route.method, route.path(fixture, who), {
+        auth: fixture.auth[who],
+        body,
+        headers: { 'content-type': type },
+      })
+
+      expect([answer.status, answer.json.code]).toEqual([
+        status,
+        status === 401 ? 'UNAUTHORIZED' : 'DENIED',
+      ])
+    },
+  )
+
+  test.each(WRITE_ROUTES.map((route) => [route.label, route] as const))(
+    '%s reads no body before the caller is authenticated and admitted',
+    async (_label, route) => {
+      using fixture = await setUp()
+      const app = new Elysia()
+        .onError((context) => handleError(pino({ level: 'silent' }), context))
+        .use(
+          adminApiPlugin({
+            store: fixture.api.store,
+            log: pino({ level: 'silent' }),
+            config: fixture.api.config,
+            authenticator: fixture.api.authenticator,
+            sessionSecret: 'secret',
+          }),
+        )
+      const statuses: number[] = []
+      let pulls = 0
+
+      for (const who of ['nobody', 'user'] as Who[]) {
+        const body = new ReadableStream(
+          {
+            pull(controller) {
+              pulls += 1
+              controller.enqueue(new TextEncoder().encode('{"nonsense":true}'))
+              controller.close()
+            },
+          },
+          { highWaterMark: 0 },
+        )
+        const auth = fixture.auth[who]
+        const request = new Request(`http://localhost${route.path(fixture, who)}`, {
+          method: route.method,
+          headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+          body,
+        })
+        statuses.push((await app.handle(request)).status)
+      }
+
+      // Only the own-password route admits a user, and its body is then read (and refused).
+      expect({ statuses, pulls }).toEqual({
+        statuses: [route.expect.nobody, route.expect.user],
+        pulls: route.expect.user === 403 ? 0 : 1,
+      })
+    },
+  )
+
+  test('tells an admin that a write must be JSON', async () => {
+    using api = await createTestApi()
+
+    const answer = await api.call('POST', '/api/v1/groups', {
+      auth: adminAuth,
+      body: '{"name":"ops"}',
+      headers: { 'content-type': 'text/plain' },
+    })
+
+    expect([answer.status, answer.json]).toEqual([
+      400,
+      {
+        error: true,
+        code: 'VALIDATION',
+        message: 'the request body must be JSON (Content-Type: application/json)',
+        id: 0,
+        data: null,
+      },
+    ])
+  })
+
+  test('checks a Basic password once per write, with the address of the client', async () => {
+    using api = await createTestApi()
+    const addresses: string[] = []
+    const authenticator = Object.create(api.authenticator) as Authenticator
+    authenticator.authenticate = (address, login, password) => {
+      addresses.push(address)
+      return api.authenticator.authenticate(address, login, password)
+    }
+    const app = new Elysia()
+      .onError((context) => handleError(pino({ level: 'silent' }), context))
+      .use(
+        adminApiPlugin({
+          store: api.store,
+          log: pino({ level: 'silent' }),
+          config: api.config,
+          authenticator,
+          sessionSecret: 'secret',
+        }),
+      )
+      .listen({ hostname: '127.0.0.1', port: 0 })
+
+    try {
+      const response = await fetch(`http://127.0.0.1:${app.server?.port}/api/v1/groups`, {
+        method: 'POST',
+        headers: { authorization: adminAuth, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ops' }),
+      })
+
+      expect([response.status, addresses]).toEqual([200, ['127.0.0.1']])
+    } finally {
+      await app.stop(true)
     }
   })
 })

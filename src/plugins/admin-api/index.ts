@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 
 import type { Config } from '../../config.ts'
 import type { Authenticator } from '../../core/authenticator.ts'
-import type { ListQuery, ListResult, Store } from '../../core/store.ts'
+import { ROLES, type ListQuery, type ListResult, type Role, type Store } from '../../core/store.ts'
 import { DeniedError, ValidationError } from '../../errors.ts'
 import { createAccessRule, getAccessRuleOrThrow, updateAccessRule } from './access-rules.ts'
 import { catalogRoutes, type CatalogRegistry, type RepositoryLock } from './catalog.ts'
@@ -105,23 +105,13 @@ export const adminApiPlugin = (deps: AdminApiDeps) => {
 }
 
 const apiBase = (deps: AdminApiDeps, name: string) =>
-  new Elysia({ name: `admin-api/${name}` })
-    .onParse(({ contentType }) => {
-      // Only JSON: a cross-site form or text/plain post cannot carry it without CORS, which
-      // keeps browsers that remember Basic credentials from being used against the API.
-      if (contentType && !isJsonType(contentType)) {
-        throw new ValidationError('the request body must be JSON (Content-Type: application/json)')
-      }
-    })
-    .use(principalPlugin(deps))
-    .onAfterHandle(({ set }) => {
-      set.headers['cache-control'] = 'no-store'
-    })
+  // Every write route names its `roles`: the guard checks them, and that the body is JSON,
+  // before the body is read.
+  new Elysia({ name: `admin-api/${name}` }).use(principalPlugin(deps)).onAfterHandle(({ set }) => {
+    set.headers['cache-control'] = 'no-store'
+  })
 
-const isJsonType = (contentType: string): boolean => {
-  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
-  return type === 'application/json' || type.endsWith('+json')
-}
+const ADMIN: readonly Role[] = ['admin']
 
 const userRoutes = (deps: AdminApiDeps, log: Logger) => {
   const { store } = deps
@@ -164,7 +154,7 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ userId: user.id }, 'own password changed')
         return envelope('password changed', updated.id, toUserJson(updated))
       },
-      { body: PasswordChangeBody },
+      { body: PasswordChangeBody, roles: ROLES },
     )
     .get('/api/v1/users/:id', ({ principal, params }) => {
       requireRole(principal, 'admin', 'manager')
@@ -179,7 +169,7 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ actorId: actor.id, userId: user.id, role: user.role }, 'user created')
         return envelope('user created', user.id, toUserJson(user))
       },
-      { body: UserCreateBody },
+      { body: UserCreateBody, roles: ADMIN },
     )
     .put(
       '/api/v1/users/:id',
@@ -200,15 +190,19 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ actorId: actor.id, userId: user.id }, 'user updated')
         return envelope('ok', user.id, toUserJson(user))
       },
-      { body: UserUpdateBody },
+      { body: UserUpdateBody, roles: ADMIN },
     )
-    .delete('/api/v1/users/:id', ({ principal, params }) => {
-      const actor = requireRole(principal, 'admin')
-      const id = parseId(params.id, 'user')
-      deleteUser(service, id)
-      log.info({ actorId: actor.id, userId: id }, 'user deleted')
-      return envelope('user deleted', id, null)
-    })
+    .delete(
+      '/api/v1/users/:id',
+      ({ principal, params }) => {
+        const actor = requireRole(principal, 'admin')
+        const id = parseId(params.id, 'user')
+        deleteUser(service, id)
+        log.info({ actorId: actor.id, userId: id }, 'user deleted')
+        return envelope('user deleted', id, null)
+      },
+      { roles: ADMIN },
+    )
     .get('/api/v1/users/:id/refresh-tokens', ({ principal, params, set }) => {
       const id = requireSelfOrAdmin(principal, parseId(params.id, 'user'))
       getUserOrThrow(store, id)
@@ -218,20 +212,28 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
       set.headers['access-control-expose-headers'] = 'Content-Range'
       return { total, data: tokens } satisfies ListEnvelope<unknown>
     })
-    .delete('/api/v1/users/:id/refresh-tokens', ({ principal, params }) => {
-      const id = requireSelfOrAdmin(principal, parseId(params.id, 'user'))
-      getUserOrThrow(store, id)
-      store.deleteRefreshTokensOfUser(id)
-      log.info({ actorId: principal?.user.id, userId: id }, 'refresh tokens revoked')
-      return envelope('refresh tokens revoked', id, null)
-    })
-    .delete('/api/v1/users/:id/refresh-tokens/:tokenId', ({ principal, params }) => {
-      const id = requireSelfOrAdmin(principal, parseId(params.id, 'user'))
-      const tokenId = parseId(params.tokenId, 'refresh token')
-      store.deleteRefreshToken(id, tokenId)
-      log.info({ actorId: principal?.user.id, userId: id, tokenId }, 'refresh token revoked')
-      return envelope('refresh token revoked', tokenId, null)
-    })
+    .delete(
+      '/api/v1/users/:id/refresh-tokens',
+      ({ principal, params }) => {
+        const id = requireSelfOrAdmin(principal, parseId(params.id, 'user'))
+        getUserOrThrow(store, id)
+        store.deleteRefreshTokensOfUser(id)
+        log.info({ actorId: principal?.user.id, userId: id }, 'refresh tokens revoked')
+        return envelope('refresh tokens revoked', id, null)
+      },
+      { roles: ROLES },
+    )
+    .delete(
+      '/api/v1/users/:id/refresh-tokens/:tokenId',
+      ({ principal, params }) => {
+        const id = requireSelfOrAdmin(principal, parseId(params.id, 'user'))
+        const tokenId = parseId(params.tokenId, 'refresh token')
+        store.deleteRefreshToken(id, tokenId)
+        log.info({ actorId: principal?.user.id, userId: id, tokenId }, 'refresh token revoked')
+        return envelope('refresh token revoked', tokenId, null)
+      },
+      { roles: ROLES },
+    )
 }
 
 const groupRoutes = (deps: AdminApiDeps, log: Logger) => {
@@ -255,7 +257,7 @@ const groupRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ actorId: actor.id, groupId: group.id }, 'group created')
         return envelope('group created', group.id, toGroupJson(group))
       },
-      { body: GroupCreateBody },
+      { body: GroupCreateBody, roles: ADMIN },
     )
     .put(
       '/api/v1/groups/:id',
@@ -265,19 +267,23 @@ const groupRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ actorId: actor.id, groupId: group.id }, 'group updated')
         return envelope('', group.id, toGroupJson(group))
       },
-      { body: GroupUpdateBody },
+      { body: GroupUpdateBody, roles: ADMIN },
     )
-    .delete('/api/v1/groups/:id', ({ principal, params }) => {
-      const actor = requireRole(principal, 'admin')
-      const id = parseId(params.id, 'group')
-      const { usersLeft } = deleteGroup(store, id)
-      log.info({ actorId: actor.id, groupId: id, usersLeft }, 'group deleted')
-      const message =
-        usersLeft === 0
-          ? 'group deleted'
-          : `group deleted; ${usersLeft} user(s) still have group number ${id}`
-      return envelope(message, id, null)
-    })
+    .delete(
+      '/api/v1/groups/:id',
+      ({ principal, params }) => {
+        const actor = requireRole(principal, 'admin')
+        const id = parseId(params.id, 'group')
+        const { usersLeft } = deleteGroup(store, id)
+        log.info({ actorId: actor.id, groupId: id, usersLeft }, 'group deleted')
+        const message =
+          usersLeft === 0
+            ? 'group deleted'
+            : `group deleted; ${usersLeft} user(s) still have group number ${id}`
+        return envelope(message, id, null)
+      },
+      { roles: ADMIN },
+    )
 }
 
 const accessRoutes = (deps: AdminApiDeps, log: Logger) => {
@@ -313,7 +319,7 @@ const accessRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ actorId: actor.id, ruleId: rule.id }, 'access rule created')
         return envelope(withModeNote('access added'), rule.id, toAccessJson(rule))
       },
-      { body: AccessCreateBody },
+      { body: AccessCreateBody, roles: ADMIN },
     )
     .put(
       '/api/v1/access/:id',
@@ -323,15 +329,19 @@ const accessRoutes = (deps: AdminApiDeps, log: Logger) => {
         log.info({ actorId: actor.id, ruleId: rule.id }, 'access rule updated')
         return envelope(withModeNote(''), rule.id, toAccessJson(rule))
       },
-      { body: AccessUpdateBody },
+      { body: AccessUpdateBody, roles: ADMIN },
     )
-    .delete('/api/v1/access/:id', ({ principal, params }) => {
-      const actor = requireRole(principal, 'admin')
-      const id = parseId(params.id, 'access rule')
-      store.deleteAccessRule(id)
-      log.info({ actorId: actor.id, ruleId: id }, 'access rule deleted')
-      return envelope('access deleted', id, null)
-    })
+    .delete(
+      '/api/v1/access/:id',
+      ({ principal, params }) => {
+        const actor = requireRole(principal, 'admin')
+        const id = parseId(params.id, 'access rule')
+        store.deleteAccessRule(id)
+        log.info({ actorId: actor.id, ruleId: id }, 'access rule deleted')
+        return envelope('access deleted', id, null)
+      },
+      { roles: ADMIN },
+    )
 }
 
 /** Runs a list with the query of the request and sets `Content-Range`. */

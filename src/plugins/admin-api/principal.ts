@@ -5,7 +5,7 @@ import { Elysia } from 'elysia'
 import type { Config } from '../../config.ts'
 import { parseBasicAuth, type Authenticator } from '../../core/authenticator.ts'
 import type { Role, Store, User, UserWithHash } from '../../core/store.ts'
-import { DeniedError, UnauthorizedError } from '../../errors.ts'
+import { DeniedError, UnauthorizedError, ValidationError } from '../../errors.ts'
 import {
   JWT_COOKIE,
   JWT_HEADER,
@@ -119,30 +119,105 @@ export const resolvePrincipal = async (
   return { user: session.user, via: 'session', session }
 }
 
+/** What the request guard needs from the request context. */
+interface GuardContext {
+  request: Request
+  server: { requestIP(request: Request): { address: string } | null } | null
+  set: { headers: Record<string, unknown> }
+}
+
 /**
  * A scoped guard for `/api/v1` routes: every route of the instance that uses it gets
- * `principal` (`null` when the request carries no credentials). Pair it with `requireRole`.
+ * `principal` (`null` when the request carries no credentials), and a route may name the roles
+ * it needs with the `roles` option. Such a route authenticates the caller and checks the role
+ * before its body is read, parsed or validated, so an anonymous caller gets 401 and a caller
+ * with another role 403 without the server ever reading what they sent (and the body of a
+ * DELETE is never read at all). A write must send JSON or nothing: a cross-site form or
+ * `text/plain` post cannot carry JSON without CORS, which keeps browsers that remember Basic
+ * credentials from being used against the API.
  *
  * ```ts
- * new Elysia().use(principalPlugin(deps)).get('/api/v1/x', ({ principal }) => {
+ * new Elysia().use(principalPlugin(deps)).post('/api/v1/x', ({ principal, body }) => {
  *   const user = requireRole(principal, 'admin')
- * })
+ * }, { body: XBody, roles: ['admin'] })
  * ```
+ *
+ * Elysia runs a route's hooks as parse, transform (derive), validation, beforeHandle, handler;
+ * the check sits in the parse hook, and the transform hook re-raises what it refused.
  */
 export const principalPlugin = (deps: PrincipalDeps) => {
   const resolver = { authenticator: deps.authenticator, sessions: createSessionManager(deps) }
+  // One resolution per request: a Basic password is checked once, even when both the parse
+  // hook and the derive ask.
+  const resolved = new WeakMap<Request, Promise<Principal | null>>()
+  const refused = new WeakMap<Request, unknown>()
 
-  // `derive` runs before body validation, so an anonymous caller learns nothing from a 400.
-  return new Elysia().derive({ as: 'scoped' }, async ({ request, server, set }) => {
-    const principal = await resolvePrincipal(resolver, {
-      request,
-      address: server?.requestIP(request)?.address ?? 'unknown',
-      setCookies: (cookies) => {
-        set.headers['set-cookie'] = cookies
-      },
+  const principalOf = ({ request, server, set }: GuardContext): Promise<Principal | null> => {
+    let pending = resolved.get(request)
+    if (!pending) {
+      pending = resolvePrincipal(resolver, {
+        request,
+        address: server?.requestIP(request)?.address ?? 'unknown',
+        setCookies: (cookies) => {
+          set.headers['set-cookie'] = cookies
+        },
+      })
+      resolved.set(request, pending)
+    }
+    return pending
+  }
+
+  /** The error that refuses the request, or undefined when it may go on. */
+  const refusal = async (
+    context: GuardContext,
+    roles: readonly Role[],
+    contentType: string,
+  ): Promise<unknown> => {
+    try {
+      requireRole(await principalOf(context), ...roles)
+    } catch (error) {
+      return error
+    }
+    if (contentType !== '' && !isJsonType(contentType)) {
+      return new ValidationError('the request body must be JSON (Content-Type: application/json)')
+    }
+    return undefined
+  }
+
+  return new Elysia()
+    .macro({
+      /** The roles that may call the route, checked before the body is read. */
+      roles: (roles: readonly Role[]) => ({
+        async parse({ request, server, set }: GuardContext, contentType: string) {
+          const error = await refusal({ request, server, set }, roles, contentType)
+          if (error !== undefined) {
+            // Errors thrown while parsing would all become 400, so the refusal is kept for the
+            // transform hook below; an answer other than undefined stops Elysia from reading
+            // the body.
+            refused.set(request, error)
+            return null
+          }
+          // No DELETE of the API takes a body, so none is read.
+          return request.method === 'DELETE' ? null : undefined
+        },
+        async transform({ request, server, set }: GuardContext) {
+          const error = refused.has(request)
+            ? refused.get(request)
+            : await refusal({ request, server, set }, roles, '')
+          if (error !== undefined) {
+            throw error
+          }
+        },
+      }),
     })
-    return { principal }
-  })
+    .derive({ as: 'scoped' }, async ({ request, server, set }) => ({
+      principal: await principalOf({ request, server, set }),
+    }))
+}
+
+const isJsonType = (contentType: string): boolean => {
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  return type === 'application/json' || type.endsWith('+json')
 }
 
 /**
