@@ -246,6 +246,12 @@ export interface Store {
   /** The enabled rules of one resource type owned by any of `owners`. */
   findEnabledRules(resourceType: string, owners: readonly RuleOwner[]): AccessRule[]
 
+  /**
+   * Stores a new token. A user keeps a bounded number of tokens (50 in the embedded store):
+   * the same transaction deletes the user's tokens that expired by `token.createdAt` and, beyond
+   * the bound, the least recently used (by last use, or creation when never used); the new one
+   * is always kept.
+   */
   createRefreshToken(token: NewRefreshToken): RefreshToken
   /** Finds an unexpired token by its hash and records `now` as its last use. */
   useRefreshToken(tokenHash: string, now: number): RefreshToken | null

@@ -3,6 +3,7 @@
  * `data.db`.
  */
 export { LATEST_SCHEMA_VERSION } from './migrations/index.ts'
+export { MAX_REFRESH_TOKENS_PER_USER } from './refresh-tokens.ts'
 export {
   openEmbedStore,
   type EmbedStoreLog,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 
-import type { NewRefreshToken } from '../store.ts'
+import type { NewRefreshToken, Store } from '../store.ts'
+import { MAX_REFRESH_TOKENS_PER_USER } from './refresh-tokens.ts'
 import { conflict, errorOf, notFound, openTestStore } from './test-store.ts'
 
 const TOKEN: NewRefreshToken = {
@@ -105,4 +106,85 @@ describe('refresh tokens', () => {
       conflict('a refresh token with the same hash already exists'),
     )
   })
+
+  test('a user keeps the newest 50 of 100 tokens issued one after the other', async () => {
+    using store = await openTestStore()
+
+    for (let n = 1; n <= 100; n++) {
+      store.createRefreshToken({ ...TOKEN, tokenHash: `h${n}`, createdAt: 1000 + n })
+    }
+
+    expect(MAX_REFRESH_TOKENS_PER_USER).toBe(50)
+    expect(createdAtOfTokens(store, 1)).toEqual(descending(1100, 1051))
+  })
+
+  test('beyond the cap, the token least recently used or created goes, other users keep theirs', async () => {
+    using store = await openTestStore()
+    const bob = createBob(store)
+    const bobs = store.createRefreshToken({ ...TOKEN, userId: bob.id, tokenHash: 'bob' })
+    fillUpTokensOfAdmin(store)
+    store.useRefreshToken('h1', 1500)
+
+    const newest = store.createRefreshToken({ ...TOKEN, tokenHash: 'newest', createdAt: 1200 })
+
+    // Token 2 (created at 1002, never used) goes; token 1, created earlier, was used since.
+    expect(createdAtOfTokens(store, 1)).toEqual([newest.createdAt, ...descending(1050, 1003), 1001])
+    expect(store.listRefreshTokens(bob.id)).toEqual([bobs])
+  })
+
+  test('the new token stays even when every other one was used after it was made', async () => {
+    using store = await openTestStore()
+    fillUpTokensOfAdmin(store)
+    for (let n = 1; n <= MAX_REFRESH_TOKENS_PER_USER; n++) {
+      store.useRefreshToken(`h${n}`, 1800 + n)
+    }
+
+    const late = store.createRefreshToken({ ...TOKEN, tokenHash: 'late', createdAt: 1100 })
+
+    // Among the others, token 1 was used the longest ago.
+    expect(createdAtOfTokens(store, 1)).toEqual([late.createdAt, ...descending(1050, 1002)])
+  })
+
+  test("creating a token deletes that user's expired tokens only", async () => {
+    using store = await openTestStore()
+    const bob = createBob(store)
+    const expired = { ...TOKEN, expiresAt: 1500 }
+    store.createRefreshToken({ ...expired, tokenHash: 'admin-old' })
+    const bobs = store.createRefreshToken({ ...expired, userId: bob.id, tokenHash: 'bob-old' })
+    const valid = store.createRefreshToken({ ...TOKEN, tokenHash: 'admin-valid' })
+
+    const created = store.createRefreshToken({ ...TOKEN, tokenHash: 'admin-new', createdAt: 1500 })
+
+    expect(store.listRefreshTokens(1)).toEqual([created, valid])
+    expect(store.listRefreshTokens(bob.id)).toEqual([bobs])
+  })
 })
+
+/** Gives the admin the most tokens a user keeps, `h1`… created at 1001, 1002… */
+function fillUpTokensOfAdmin(store: Store): void {
+  for (let n = 1; n <= MAX_REFRESH_TOKENS_PER_USER; n++) {
+    store.createRefreshToken({ ...TOKEN, tokenHash: `h${n}`, createdAt: 1000 + n })
+  }
+}
+
+/** The creation times of a user's tokens, newest first. */
+function createdAtOfTokens(store: Store, userId: number): number[] {
+  return store.listRefreshTokens(userId).map((token) => token.createdAt)
+}
+
+/** `from`, `from - 1`… down to `to`. */
+function descending(from: number, to: number): number[] {
+  return Array.from({ length: from - to + 1 }, (_, index) => from - index)
+}
+
+function createBob(store: Store) {
+  return store.createUser({
+    login: 'bob',
+    name: 'Bob',
+    passwordHash: 'h',
+    role: 'user',
+    group: 1,
+    disabled: false,
+    description: '',
+  })
+}
