@@ -176,13 +176,7 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
       async ({ principal, params, body, set }) => {
         const actor = requireRole(principal, 'admin')
         const id = parseId(params.id, 'user')
-        const wasDisabled = store.getUser(id)?.disabled === true
         const user = await updateUser(service, id, body)
-        if (user.disabled || wasDisabled) {
-          // A disable ends the user's sessions for good: enabling them again later (or now,
-          // for an account disabled before sessions were revoked on disable) brings none back.
-          revokeSessions(store, user.id)
-        }
         if (user.id === actor.id && body.password && !user.disabled) {
           // A new password ends the user's sessions; the admin making the change keeps theirs.
           await renewOwnSession(sessions, { ...(principal as Principal), user }, set)

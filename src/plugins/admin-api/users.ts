@@ -89,7 +89,9 @@ export const updateUser = async (
   if (newPassword !== null || disabledNow) {
     deps.store.deleteRefreshTokensOfUser(id)
   }
-  if (newPassword !== null) {
+  // A disable ends the user's sessions for good: enabling the account again later brings none
+  // back. That also holds for an account that was already disabled when this update came.
+  if (newPassword !== null || disabled || current.disabled) {
     revokeSessions(deps.store, id)
   }
   if (newPassword !== null || disabledNow || role !== current.role) {
@@ -107,7 +109,7 @@ export const updateUser = async (
 export const deleteUser = (deps: UserServiceDeps, id: number): void => {
   const current = getUserOrThrow(deps.store, id)
   checkNotLastAdmin(deps.store, current, 'delete')
-  deps.store.deleteRefreshTokensOfUser(id)
+  // The store removes the user's refresh tokens in the same transaction.
   deps.store.deleteUser(id, { keepAnEnabledAdmin: true })
   deps.authenticator.forgetUser(id)
   deps.onUsersChanged?.()
