@@ -86,6 +86,18 @@ describe('formatClfTime', () => {
   })
 })
 
+describe('referer masking', () => {
+  test('masks secret query values in the Referer too', () => {
+    const line = formatAccessLine(
+      entry({ referer: 'https://ui.example/login?next=/x&token=abc123#frag' }),
+      0,
+    )
+
+    expect(line).toContain('"https://ui.example/login?next=/x&token=***"')
+    expect(line).not.toContain('abc123')
+  })
+})
+
 describe('redactQuery', () => {
   test.each([
     ['user=admin&passwd=hunter2', 'user=admin&passwd=***'],

@@ -43,7 +43,7 @@ export function formatAccessLine(entry: AccessEntry, offsetMinutes?: number): st
   const time = formatClfTime(entry.time, offsetMinutes)
   const request = escapeField(`${entry.method} ${requestTarget(entry.url)} HTTP/1.1`)
   const bytes = entry.bytes ? String(entry.bytes) : '-'
-  const referer = escapeField(entry.referer ?? '-')
+  const referer = escapeField(entry.referer ? maskUrlQuery(entry.referer) : '-')
   const userAgent = escapeField(entry.userAgent ?? '-')
 
   return `${host} - ${user} [${time}] "${request}" ${entry.status} ${bytes} "${referer}" "${userAgent}"`
@@ -70,12 +70,17 @@ export function formatClfTime(date: Date, offsetMinutes = -date.getTimezoneOffse
 export function requestTarget(url: string): string {
   const schemeEnd = url.indexOf('://')
   const pathStart = url.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3)
-  const target = pathStart < 0 ? '/' : url.slice(pathStart).replace(/#.*$/, '')
-  const queryStart = target.indexOf('?')
+  return pathStart < 0 ? '/' : maskUrlQuery(url.slice(pathStart))
+}
+
+/** A whole URL (such as a Referer) with secret query values masked and the fragment dropped. */
+const maskUrlQuery = (url: string): string => {
+  const withoutFragment = url.replace(/#.*$/, '')
+  const queryStart = withoutFragment.indexOf('?')
   if (queryStart < 0) {
-    return target
+    return withoutFragment
   }
-  return `${target.slice(0, queryStart)}?${redactQuery(target.slice(queryStart + 1))}`
+  return `${withoutFragment.slice(0, queryStart)}?${redactQuery(withoutFragment.slice(queryStart + 1))}`
 }
 
 /**
