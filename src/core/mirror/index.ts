@@ -33,6 +33,7 @@ export {
   EVENT_ID_RETENTION_SECONDS,
   LAST_SYNC_SETTING,
   MirrorService,
+  PUSH_CONFIRM_DELAYS_MS,
   type AcceptResult,
   type CreateMirrorServiceOptions,
   type Delivery,
@@ -42,8 +43,10 @@ export {
 export {
   emptySummary,
   MAX_REPORTED_ERRORS,
+  recordTag,
   refreshTag,
   runSync,
+  type ReadTag,
   type SyncDeps,
   type SyncError,
   type SyncOptions,

@@ -2,18 +2,20 @@ import type { Logger } from 'pino'
 
 import type { Config } from '../../config.ts'
 import { ConflictError, UnavailableError } from '../../errors.ts'
-import {
-  createRegistryClient,
-  RegistryError,
-  SERVER_SUBJECT,
-  type ManifestHead,
-} from '../registry-client/index.ts'
+import { createRegistryClient, RegistryError, SERVER_SUBJECT } from '../registry-client/index.ts'
 import type { Store } from '../store.ts'
 import type { TokenSigner } from '../token-signer.ts'
 import { CreatedTimes } from './entry.ts'
 import { classifyEvent, eventIdOf, type EventWork, type RegistryEvent } from './events.ts'
 import { KeyedQueue, Limiter } from './keyed-queue.ts'
-import { refreshTag, runSync, type SyncOptions, type SyncSummary } from './sync.ts'
+import {
+  recordTag,
+  refreshTag,
+  runSync,
+  type SyncOptions,
+  type SyncSummary,
+  type TagOutcome,
+} from './sync.ts'
 import type { MirrorRegistry } from './types.ts'
 
 /** The setting that keeps the last finished sync, as JSON. */
@@ -257,15 +259,55 @@ export class MirrorService {
   }
 
   /**
-   * Re-reads a tag. For a push, the HEAD is repeated a few times while it does not show the
+   * Re-reads a tag. For a push, the read is repeated a few times while it does not show the
    * pushed digest or fails on the registry's side (registry 2.8 answers 500 while it writes the
    * tag); then whatever the registry serves is recorded, never the event's claim.
+   *
+   * Costs: a push of the digest the row already has needs no read at all, since whatever it
+   * claims changes nothing (a redelivery, or a re-push of the same image); any other push costs
+   * one GET by tag; a tag delete one HEAD, or nothing for a tag the mirror does not list.
    */
   async #confirmTag(registry: MirrorRegistry, work: EventWork & { kind: 'tag' }): Promise<void> {
-    const { repository, tag, claimedDigest } = work
-    const readHead = async (): Promise<{ head: ManifestHead | null } | { error: unknown }> => {
+    const { repository, tag, claimedDigest, pushedAt } = work
+    const existing = this.#store.getRepositoryEntry(repository, tag)
+    const recorded = existing !== null && existing.mediaType !== ''
+    if (
+      claimedDigest === undefined
+        ? existing === null
+        : recorded && existing.digest === claimedDigest
+    ) {
+      return
+    }
+    const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
+
+    let outcome: TagOutcome
+    if (claimedDigest === undefined) {
+      const head = await this.#limiter.run(() => registry.headManifest(repository, tag))
+      outcome = await this.#limiter.run(() =>
+        refreshTag(context, repository, tag, pushedAt, existing, head),
+      )
+    } else {
+      const fetched = await this.#readUntil(claimedDigest, () =>
+        registry.getManifest(repository, tag),
+      )
+      outcome = await this.#limiter.run(() =>
+        recordTag(context, { repository, tag, pushedAt, existing, fetched }),
+      )
+    }
+    this.#log.debug({ repository, tag, outcome }, 'tag confirmed')
+  }
+
+  /**
+   * Reads a tag (HEAD or GET); with a claimed digest, reads again after each delay while the
+   * answer does not show it or is a server error. The last answer is returned (or thrown).
+   */
+  async #readUntil<T extends { digest: string }>(
+    claimedDigest: string | undefined,
+    read: () => Promise<T | null>,
+  ): Promise<T | null> {
+    const attempt = async (): Promise<{ value: T | null } | { error: unknown }> => {
       try {
-        return { head: await this.#limiter.run(() => registry.headManifest(repository, tag)) }
+        return { value: await this.#limiter.run(read) }
       } catch (error) {
         if (claimedDigest !== undefined && isServerError(error)) {
           return { error }
@@ -274,23 +316,19 @@ export class MirrorService {
       }
     }
 
-    let read = await readHead()
+    let result = await attempt()
     for (const delay of claimedDigest === undefined ? [] : this.#pushDelays) {
-      if ('head' in read && read.head?.digest === claimedDigest) {
+      if ('value' in result && result.value?.digest === claimedDigest) {
         break
       }
       await Bun.sleep(delay)
-      read = await readHead()
+      result = await attempt()
     }
-    if ('error' in read) {
-      throw read.error
+    if ('error' in result) {
+      throw result.error
     }
 
-    const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
-    const outcome = await this.#limiter.run(() =>
-      refreshTag(context, repository, tag, work.pushedAt, undefined, read.head),
-    )
-    this.#log.debug({ repository, tag, outcome }, 'tag confirmed')
+    return result.value
   }
 
   /** Drops the rows of a manifest once the registry confirms it no longer has it. */

@@ -4,11 +4,15 @@ import {
   RegistryError,
   RegistryUnavailableError,
   type ManifestHead,
+  type ManifestResult,
 } from '../registry-client/index.ts'
 import type { RepositoryEntry, Store } from '../store.ts'
 import { buildEntry, CreatedTimes } from './entry.ts'
 import { KeyedQueue, mapLimited } from './keyed-queue.ts'
 import type { MirrorRegistry } from './types.ts'
+
+/** Catalog names asked per page: the most registry 2.8 answers (`catalog.maxentries`). */
+const CATALOG_PAGE_SIZE = 1000
 
 /** Errors kept in a summary; the rest are only counted. */
 export const MAX_REPORTED_ERRORS = 100
@@ -82,7 +86,8 @@ export interface TagContext {
 /**
  * Makes the mirror row of one tag match what the registry serves now: a HEAD of the tag, then,
  * only when the digest is new, a GET of the manifest by that digest (and of its config and
- * children). A tag the registry no longer has loses its row. The caller must hold the
+ * children). A tag without a row is read with one GET by tag instead, which tells digest and
+ * manifest at once. A tag the registry no longer has loses its row. The caller must hold the
  * repository's slot of the keyed queue.
  *
  * @param pushedAt push time to record when the digest changes (unix seconds)
@@ -99,9 +104,48 @@ export async function refreshTag(
   existing: RepositoryEntry | null = context.store.getRepositoryEntry(repository, tag),
   head?: ManifestHead | null,
 ): Promise<TagOutcome> {
-  const { store, client } = context
+  const { client } = context
+  if (head === undefined && existing === null) {
+    const fetched = await client.getManifest(repository, tag)
+    return recordTag(context, { repository, tag, pushedAt, existing, fetched })
+  }
+
   head = head === undefined ? await client.headManifest(repository, tag) : head
   if (head === null) {
+    return recordTag(context, { repository, tag, pushedAt, existing, fetched: null })
+  }
+  // rows carried over from the legacy schema have no media type: read them once again
+  if (existing !== null && existing.digest === head.digest && existing.mediaType !== '') {
+    return 'unchanged'
+  }
+  const fetched = await client.getManifest(repository, head.digest)
+  if (fetched === null) {
+    // deleted between the HEAD and the GET: the delete's own event or the next sync handles it
+    return 'unchanged'
+  }
+
+  return recordTag(context, { repository, tag, pushedAt, existing, fetched })
+}
+
+/** A tag as just read from the registry, for {@link recordTag}. */
+export interface ReadTag {
+  repository: string
+  tag: string
+  pushedAt: number
+  existing: RepositoryEntry | null
+  /** The manifest the tag points at now; `null` when the registry has no such tag. */
+  fetched: ManifestResult | null
+}
+
+/**
+ * Records what a read of a tag found: its manifest (with the config and children it names), or
+ * the removal of its row when the registry no longer has the tag.
+ * @throws RegistryError, UnreadableManifestError as {@link refreshTag}
+ */
+export async function recordTag(context: TagContext, read: ReadTag): Promise<TagOutcome> {
+  const { store, client } = context
+  const { repository, tag, existing, fetched } = read
+  if (fetched === null) {
     if (existing === null) {
       return 'unchanged'
     }
@@ -110,34 +154,28 @@ export async function refreshTag(
     }
     return 'removed'
   }
-  // rows carried over from the legacy schema have no media type: read them once again
-  if (existing !== null && existing.digest === head.digest && existing.mediaType !== '') {
+  if (existing !== null && existing.digest === fetched.digest && existing.mediaType !== '') {
     return 'unchanged'
   }
 
-  const fetched = await client.getManifest(repository, head.digest)
-  if (fetched === null) {
-    // deleted between the HEAD and the GET: the delete's own event or the next sync handles it
-    return 'unchanged'
-  }
   const entry = await buildEntry(fetched, {
     registry: client,
     repository,
     tag,
-    pushedAt,
+    pushedAt: read.pushedAt,
     createdTimes: context.createdTimes,
   })
   if (context.dryRun) {
     return existing === null ? 'added' : 'changed'
   }
-  const outcome = store.upsertRepositoryEntry(entry)
 
-  return outcome
+  return store.upsertRepositoryEntry(entry)
 }
 
 /**
- * Reconciles the whole mirror with the registry: the catalog, every tag list, a HEAD per tag
- * and a manifest GET only where the digest is new.
+ * Reconciles the whole mirror with the registry: the catalog, every tag list, a HEAD per
+ * recorded tag and a manifest GET only where the digest is new (a tag without a row is read
+ * with one GET by tag).
  *
  * Removal is careful, so that a registry that fails part-way never empties the mirror:
  * - a repository's rows go only when the catalog was read completely without it (and its tag
@@ -248,7 +286,7 @@ class SyncRun {
   /** The complete catalog, or `null` (reported) when it could not be read. */
   async #readCatalog(): Promise<string[] | null> {
     try {
-      const names = await this.#deps.client.listRepositories()
+      const names = await this.#deps.client.listRepositories({ pageSize: CATALOG_PAGE_SIZE })
       this.#summary.catalogComplete = true
       return names
     } catch (error) {
