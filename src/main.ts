@@ -172,7 +172,8 @@ const firstStartBanner = (config: Config): string => {
     '',
     'Give your registry this configuration (also printed by the registry-config command):',
     '',
-    registryConfigYaml(config),
+    // The banner may end up in a container log: the secret stays out of it.
+    registryConfigYaml(config, { revealSecret: false }),
   ].join('\n')
 }
 
