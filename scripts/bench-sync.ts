@@ -374,7 +374,9 @@ async function startServer(
 }
 
 function progress(message: string): void {
-  process.stderr.write(`bench:sync: ${message}\n`)
+  process.stderr.write(
+    `bench:sync: ${message} (rss ${(process.memoryUsage.rss() / 1048576).toFixed(0)} MiB, peak ${(Math.max(0, ...rssSamples) / 1048576).toFixed(0)} MiB)\n`,
+  )
 }
 
 function pushEvent(repository: string, tag: string, digest: string) {

@@ -173,7 +173,10 @@ export class MirrorService {
     if (this.#running !== null) {
       return false
     }
-    void this.#start(options)
+    this.#start(options).catch((error: unknown) => {
+      // registry failures are in the summary; this is the store failing under the sync
+      this.#log.error({ err: error }, 'the sync failed')
+    })
     return true
   }
 
@@ -231,6 +234,9 @@ export class MirrorService {
     return done
   }
 
+  // KNOWN LIMIT: an event whose confirmation fails (the registry unreachable, a 5xx that
+  // outlasts the retries) is not tried again, since its id is already recorded; the mirror
+  // catches up with that tag at the next sync.
   #enqueue(registry: MirrorRegistry, work: EventWork): void {
     const { repository } = work
     void this.#queue

@@ -51,7 +51,10 @@ export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
         address,
         check,
       ).catch((error: unknown) => {
-        log.warn({ address }, 'notification refused: wrong credentials')
+        if (error instanceof UnauthorizedError) {
+          // the registry's notification header and registry.events_secret disagree
+          log.warn({ address }, 'notification refused: wrong credentials')
+        }
         throw error
       })
 
