@@ -7,13 +7,12 @@ import {
   type Store,
 } from '../../core/store.ts'
 import { NotFoundError, ValidationError } from '../../errors.ts'
+import { checkEchoedId, checkName, printable } from './field-checks.ts'
 import type { AccessCreateBody, AccessUpdateBody } from './model.ts'
-import { checkEchoedId, printable } from './users.ts'
 
 /** The resource types a rule may name. */
 export const RESOURCE_TYPES = ['repository', 'registry'] as const
 
-const MAX_NAME_LENGTH = 128
 const MAX_RESOURCE_NAME_LENGTH = 255
 
 /**
@@ -110,16 +109,6 @@ const checkOwner = (store: Store, ownerId: number, isGroup: boolean): void => {
   if (!store.getUser(ownerId)) {
     throw new ValidationError(`user ${ownerId} does not exist`)
   }
-}
-
-const checkName = (name: string): string => {
-  if (name.trim() === '') {
-    throw new ValidationError('name is required')
-  }
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new ValidationError(`name must be at most ${MAX_NAME_LENGTH} characters long`)
-  }
-  return name
 }
 
 const checkType = (type: string): string => {

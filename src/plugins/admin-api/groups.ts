@@ -1,13 +1,10 @@
 import type { Group, NewGroup, Store } from '../../core/store.ts'
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts'
+import { checkDescription, checkEchoedId, checkName } from './field-checks.ts'
 import type { GroupCreateBody, GroupUpdateBody } from './model.ts'
-import { checkEchoedId } from './users.ts'
 
 /** Group 1, `default`: every user without another group belongs to it. */
 export const DEFAULT_GROUP_ID = 1
-
-const MAX_NAME_LENGTH = 128
-const MAX_DESCRIPTION_LENGTH = 1024
 
 /**
  * Creates a group.
@@ -60,23 +57,4 @@ export const getGroupOrThrow = (store: Store, id: number): Group => {
     throw new NotFoundError(`group ${id} not found`)
   }
   return group
-}
-
-const checkName = (name: string): string => {
-  if (name.trim() === '') {
-    throw new ValidationError('name is required')
-  }
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new ValidationError(`name must be at most ${MAX_NAME_LENGTH} characters long`)
-  }
-  return name
-}
-
-const checkDescription = (description: string): string => {
-  if (description.length > MAX_DESCRIPTION_LENGTH) {
-    throw new ValidationError(
-      `description must be at most ${MAX_DESCRIPTION_LENGTH} characters long`,
-    )
-  }
-  return description
 }

@@ -2,6 +2,7 @@ import type { Authenticator } from '../../core/authenticator.ts'
 import { hashPassword, passwordProblem } from '../../core/passwords.ts'
 import { ROLES, type Role, type Store, type User, type UserPatch } from '../../core/store.ts'
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts'
+import { checkDescription, checkEchoedId, checkName, printable } from './field-checks.ts'
 import type { UserCreateBody, UserUpdateBody } from './model.ts'
 import { revokeSessions } from './session.ts'
 
@@ -14,8 +15,6 @@ export interface UserServiceDeps {
 
 const DEFAULT_GROUP = 1
 const MAX_LOGIN_LENGTH = 64
-const MAX_NAME_LENGTH = 128
-const MAX_DESCRIPTION_LENGTH = 1024
 
 // No colon (HTTP Basic splits on the first one), no whitespace and no control characters.
 const LOGIN = /^[^\s:\p{Cc}\p{Cf}]+$/u
@@ -205,16 +204,6 @@ const checkLogin = (login: string): string => {
   return login
 }
 
-const checkName = (name: string): string => {
-  if (name.trim() === '') {
-    throw new ValidationError('name is required')
-  }
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new ValidationError(`name must be at most ${MAX_NAME_LENGTH} characters long`)
-  }
-  return name
-}
-
 const checkRole = (role: string): Role => {
   if (!(ROLES as readonly string[]).includes(role)) {
     throw new ValidationError(
@@ -232,25 +221,5 @@ const checkGroup = (store: Store, group: number): number => {
   return id
 }
 
-const checkDescription = (description: string): string => {
-  if (description.length > MAX_DESCRIPTION_LENGTH) {
-    throw new ValidationError(
-      `description must be at most ${MAX_DESCRIPTION_LENGTH} characters long`,
-    )
-  }
-  return description
-}
-
-/** Rejects a body whose `id` names another record than the URL. */
-export const checkEchoedId = (echoed: unknown, id: number): void => {
-  if (echoed === undefined || echoed === null || String(echoed) === String(id)) {
-    return
-  }
-  throw new ValidationError(`the id in the body does not match the id ${id} in the URL`)
-}
-
 const isGiven = <T>(value: T | null | undefined): value is T =>
   value !== undefined && value !== null
-
-/** Keeps an echoed value readable and short in an error message. */
-export const printable = (text: string): string => text.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)
