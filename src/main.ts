@@ -1,5 +1,7 @@
 import 'reflect-metadata'
 
+import { resolve } from 'node:path'
+
 import pino, { type Logger } from 'pino'
 
 import { createApp } from './app.ts'
@@ -136,7 +138,7 @@ const serve = async (
     log.info(
       {
         realm: `${base}${REALM_PATH}`,
-        rootCertBundle: keys.caRootPath,
+        rootCertBundle: resolve(keys.caRootPath),
         issuer: config.registry.issuer,
       },
       'token realm ready; the registry must trust rootCertBundle',

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path'
+
 import { stringify } from 'yaml'
 
 import type { Config } from '../config.ts'
@@ -57,7 +59,8 @@ export const registryConfigYaml = (
         realm: `${base}${REALM_PATH}`,
         service: service || 'registry',
         issuer: config.registry.issuer,
-        rootcertbundle: config.registry.certs.caRoot,
+        // The registry resolves a relative path from its own working folder, not ours.
+        rootcertbundle: resolve(config.registry.certs.caRoot),
       },
     },
     notifications: {
