@@ -21,7 +21,7 @@ export interface AppDeps {
   /** Signs registry tokens; absent in basic mode, where the realm is off. */
   signer: RegistryTokenSigner | null
   sessionSecret: Uint8Array | string
-  /** The repository mirror. @default built from `config` by `createMirrorService` */
+  /** The repository mirror. @default built by `createMirrorService` on the app's registry client */
   mirror?: MirrorService
   /**
    * The registry client of the catalog routes and the health check; `null` for none.
@@ -37,10 +37,18 @@ export interface AppDeps {
 export const createApp = (deps: AppDeps) => {
   const { config, log } = deps
   const signer = deps.signer ?? missingSigner
+  const registry = deps.registry === undefined ? registryOf(deps) : deps.registry
+  // one client, so one token cache, for the catalog routes, the health check and the mirror
   const mirror =
     deps.mirror ??
-    createMirrorService({ config, store: deps.store, log, signer: deps.signer, now: deps.now })
-  const registry = deps.registry === undefined ? registryOf(deps) : deps.registry
+    createMirrorService({
+      config,
+      store: deps.store,
+      log,
+      signer: deps.signer,
+      registry,
+      now: deps.now,
+    })
 
   return new Elysia({ serve: { maxRequestBodySize: MAX_REQUEST_BODY_BYTES } })
     .onError((context) => handleError(log, context))

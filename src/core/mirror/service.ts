@@ -386,6 +386,11 @@ export interface CreateMirrorServiceOptions {
   log: Logger
   /** Signs the server's own registry tokens; `null` in basic mode. */
   signer: TokenSigner | null
+  /**
+   * The registry client to share with the rest of the server (one token cache for all), or
+   * `null` for none. @default a client built from `config` when `registry.host` is set
+   */
+  registry?: MirrorRegistry | null
   now?: () => number
 }
 
@@ -400,19 +405,25 @@ export interface CreateMirrorServiceOptions {
 export function createMirrorService(options: CreateMirrorServiceOptions): MirrorService {
   const { config } = options
   const log = options.log.child({ component: 'mirror' })
-  const registry =
-    config.registry.host === ''
-      ? null
-      : createRegistryClient({
-          config: config.registry,
-          signer: options.signer,
-          service: config.registry.service,
-          log: options.log,
-        })
+  const registry = options.registry === undefined ? clientFor(options) : options.registry
   const ownActors =
     config.registry.authType === 'basic' ? [config.registry.login] : [SERVER_SUBJECT]
 
   return new MirrorService({ store: options.store, registry, log, ownActors, now: options.now })
+}
+
+/** The registry client of `registry.host`, or `null` when it is not set. */
+function clientFor(options: CreateMirrorServiceOptions): MirrorRegistry | null {
+  const { config } = options
+  if (config.registry.host === '') {
+    return null
+  }
+  return createRegistryClient({
+    config: config.registry,
+    signer: options.signer,
+    service: config.registry.service,
+    log: options.log,
+  })
 }
 
 /** The registry answered with a 5xx: worth asking again shortly. */
