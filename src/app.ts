@@ -73,11 +73,9 @@ export const createApp = (deps: AppDeps) => {
         sessionSecret: deps.sessionSecret,
         onUsersChanged: deps.onUsersChanged,
         registry,
-        // KNOWN LIMIT: catalog deletes are not queued behind the mirror's own work on the same
-        // repository (the mirror does not expose its per-repository queue as a
-        // `RepositoryLock`); a confirmation racing a delete can put a deleted tag's row back
-        // until the registry's delete notification or the next sync removes it.
         mirror,
+        // catalog deletes wait for the mirror's work on the same repository, and it for them
+        repositoryLock: mirror,
       }),
     )
     .use(registryEventsPlugin({ mirror, authenticator: deps.authenticator, config, log }))

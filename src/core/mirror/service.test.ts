@@ -309,6 +309,25 @@ describe('MirrorService events', () => {
     expect(store.rows()).toEqual([])
   })
 
+  test('runs exclusive work on a repository only after its queued confirmations', async () => {
+    const { store, mirror, registry } = setup()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const get = registry.getManifest.bind(registry)
+    registry.getManifest = async (repository, reference) => {
+      await held
+      return get(repository, reference)
+    }
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+
+    const seen = mirror.runExclusive('ns/app', async () => store.rows().map((row) => row.tag))
+    release()
+
+    // the exclusive task waited for the confirmation, so it sees the row it recorded
+    expect(await seen).toEqual(['1.0'])
+  })
+
   test('accepts events without confirming them when no registry is configured', async () => {
     const { store, mirror } = setup(null)
 

@@ -155,6 +155,15 @@ export class MirrorService {
     return result
   }
 
+  /**
+   * Runs `task` on `repository` after the mirror's work already queued for it (confirmations,
+   * a sync's pass) and before work queued later, so that a catalog delete and a confirmation
+   * never interleave their reads and writes. Implements the admin API's `RepositoryLock`.
+   */
+  runExclusive<T>(repository: string, task: () => Promise<T>): Promise<T> {
+    return this.#queue.run(repository, task)
+  }
+
   /** Resolves once every queued confirmation (and a running sync's work) is done. */
   idle(): Promise<void> {
     return this.#queue.idle()
