@@ -608,6 +608,60 @@ describe('catalog', () => {
     })
   })
 
+  test('throws when the catalog keeps paging past the names it may hold', async () => {
+    let page = 0
+    const h = harness(() => {
+      page++
+      return json(
+        { repositories: [`r${page}a`, `r${page}b`] },
+        { headers: { link: `</v2/_catalog?last=r${page}b&n=2>; rel="next"` } },
+      )
+    })
+
+    const error = (await caught(
+      h.client.listRepositories({ pageSize: 2, maxNames: 10 }),
+    )) as RegistryError
+
+    expect({ kind: error.kind, message: error.message, pages: h.sent.length }).toEqual({
+      kind: 'invalid',
+      message:
+        'registry listRepositories: the catalog goes on past 10 names or 6 pages; it is not read, so nothing is removed',
+      pages: 6,
+    })
+  })
+
+  test('caps the pages of a catalog that sends one name a page', async () => {
+    let page = 0
+    const h = harness(() => {
+      page++
+      return json(
+        { repositories: [`r${page}`] },
+        { headers: { link: `</v2/_catalog?last=r${page}&n=100>; rel="next"` } },
+      )
+    })
+
+    const error = (await caught(
+      h.client.listRepositories({ pageSize: 100, maxNames: 1000 }),
+    )) as RegistryError
+
+    expect([error.kind, h.sent.length]).toEqual(['invalid', 11])
+  })
+
+  test('reads a catalog of exactly the most names it may hold', async () => {
+    const h = harness((request) =>
+      pathOf(request) === '/v2/_catalog?n=2'
+        ? json(
+            { repositories: ['a', 'b'] },
+            { headers: { link: '</v2/_catalog?last=b&n=2>; rel="next"' } },
+          )
+        : json({ repositories: ['c', 'd'] }),
+    )
+
+    const names = await h.client.listRepositories({ pageSize: 2, maxNames: 4 })
+
+    expect(names).toEqual(['a', 'b', 'c', 'd'])
+  })
+
   test('throws when the body is not a catalog', async () => {
     const h = harness(() => json({ repositories: 'everything' }))
 
@@ -661,6 +715,28 @@ describe('listTags', () => {
       '/v2/ns/app/tags/list?n=2',
       '/v2/ns/app/tags/list?n=2&last=v2',
     ])
+  })
+
+  test('throws when the tags keep paging past the names it may hold', async () => {
+    let page = 0
+    const h = harness(() => {
+      page++
+      return json(
+        { name: 'ns/app', tags: [`t${page}`] },
+        { headers: { link: `</v2/ns/app/tags/list?last=t${page}&n=1>; rel="next"` } },
+      )
+    })
+
+    const error = (await caught(
+      h.client.listTags('ns/app', { pageSize: 1, maxNames: 5 }),
+    )) as RegistryError
+
+    expect({ kind: error.kind, message: error.message, pages: h.sent.length }).toEqual({
+      kind: 'invalid',
+      message:
+        'registry listTags ns/app: the tags list goes on past 5 names or 6 pages; it is not read, so nothing is removed',
+      pages: 6,
+    })
   })
 })
 

@@ -55,6 +55,20 @@ export interface RegistryClientOptions {
   tokenTtlSeconds?: number
 }
 
+/** Options of the lists that follow `Link` pagination. */
+export interface ListOptions {
+  /** Names asked per page (`n`). */
+  pageSize?: number
+  /** The most names a complete list may hold. @default MAX_LISTED_NAMES */
+  maxNames?: number
+}
+
+/**
+ * The most names a catalog or tag list may hold: more is taken for a registry (or a proxy)
+ * whose pagination never ends, and the list is refused rather than read on without end.
+ */
+export const MAX_LISTED_NAMES = 1_000_000
+
 /** What `GET /v2/` said. */
 export interface PingResult {
   /** True when the registry answered 200, so it also accepted this server's credentials. */
@@ -137,18 +151,22 @@ export interface RegistryClient {
 
   /**
    * Every repository name, following the catalog's `Link` pagination. The list is complete
-   * when it returns; any failure on any page throws.
+   * when it returns; any failure on any page throws, and so does a catalog that goes on past
+   * `maxNames` names or `maxNames / pageSize + 1` pages, or whose `Link` repeats a page.
    * @param options.pageSize 1 to 1000 (registry 2.8 refuses more). @default 100
+   * @param options.maxNames @default MAX_LISTED_NAMES
+   * @throws RegistryError of kind `invalid` when the catalog does not end within those limits
    */
-  listRepositories(options?: { pageSize?: number }): Promise<string[]>
+  listRepositories(options?: ListOptions): Promise<string[]>
 
   /**
    * Every tag of a repository, sorted (2.8 returns them unordered); `[]` when the repository
-   * exists without tags. Follows `Link` pagination when the registry paginates (3.x with `n`).
+   * exists without tags. Follows `Link` pagination when the registry paginates (3.x with `n`),
+   * within the limits of {@link listRepositories}.
    * @param options.pageSize sends `n`; @default none, so 2.8 and 3.x both answer in one page
    * @throws RegistryError with code `NAME_UNKNOWN` when the repository does not exist
    */
-  listTags(repository: string, options?: { pageSize?: number }): Promise<string[]>
+  listTags(repository: string, options?: ListOptions): Promise<string[]>
 
   /** HEAD of a manifest by tag or digest; null on 404. */
   headManifest(repository: string, reference: string): Promise<ManifestHead | null>
@@ -341,9 +359,10 @@ class Client implements RegistryClient {
     )
   }
 
-  async listRepositories(options: { pageSize?: number } = {}): Promise<string[]> {
+  async listRepositories(options: ListOptions = {}): Promise<string[]> {
     const call: CallContext = { operation: 'listRepositories' }
     const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
+    const limits = new ListLimits('the catalog', options.maxNames, pageSize)
     const all: string[] = []
     const seen = new Set<string>()
     let last: string | undefined
@@ -360,15 +379,17 @@ class Client implements RegistryClient {
           `the catalog pagination repeats after '${printable(page.next)}'`,
         )
       }
+      this.checkLimits(call, limits, all.length)
       seen.add(page.next)
       last = page.next
     }
   }
 
-  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+  async listTags(repository: string, options: ListOptions = {}): Promise<string[]> {
     const call: CallContext = { operation: 'listTags', repository: checkRepository(repository) }
     const scope = repositoryScope(repository, 'pull')
     let n = options.pageSize === undefined ? undefined : checkPageSize(options.pageSize, Infinity)
+    const limits = new ListLimits('the tags list', options.maxNames, n)
     let last: string | undefined
     const tags = new Set<string>()
     const seen = new Set<string>()
@@ -392,9 +413,18 @@ class Client implements RegistryClient {
       if (next.last === '' || seen.has(next.last)) {
         throw this.transport.invalid(call, 'the tags pagination does not advance', 200)
       }
+      this.checkLimits(call, limits, tags.size)
       seen.add(next.last)
       last = next.last
       n = next.n ?? n
+    }
+  }
+
+  /** Counts one more page; throws when the list goes past its limits. */
+  private checkLimits(call: CallContext, limits: ListLimits, names: number): void {
+    const problem = limits.afterPage(names)
+    if (problem !== null) {
+      throw this.transport.invalid(call, problem, 200)
     }
   }
 
@@ -601,6 +631,31 @@ class Client implements RegistryClient {
       return reference
     }
     return header !== null && isDigest(header) ? header : digestOf(bytes)
+  }
+}
+
+/** The names and pages a paginated list may take before it is refused. */
+class ListLimits {
+  readonly #what: string
+  readonly #maxNames: number
+  readonly #maxPages: number
+  #pages = 0
+
+  /** @param pageSize the page size asked for; without one, only the names are counted */
+  constructor(what: string, maxNames = MAX_LISTED_NAMES, pageSize?: number) {
+    this.#what = what
+    this.#maxNames = maxNames
+    // a full page each time, plus the empty or short page that ends the list
+    this.#maxPages = pageSize === undefined ? maxNames + 1 : Math.ceil(maxNames / pageSize) + 1
+  }
+
+  /** After a page that says more follow: why the list must stop, or `null`. */
+  afterPage(names: number): string | null {
+    this.#pages++
+    if (names <= this.#maxNames && this.#pages < this.#maxPages) {
+      return null
+    }
+    return `${this.#what} goes on past ${this.#maxNames} names or ${this.#maxPages} pages; it is not read, so nothing is removed`
   }
 }
 

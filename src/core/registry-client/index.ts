@@ -12,9 +12,11 @@
 export { registryBaseUrl, resolveRegistryAddress, type RegistryAddress } from './base-url.ts'
 export {
   createRegistryClient,
+  MAX_LISTED_NAMES,
   type BlobResult,
   type CatalogPage,
   type GetBlobOptions,
+  type ListOptions,
   type ManifestHead,
   type ManifestResult,
   type PingResult,
