@@ -169,6 +169,43 @@ describe('catalog with a real registry', () => {
     expect(layer.status).toBe(404)
   })
 
+  test('answers 404 for a manifest read by the digest of a layer or a config', async () => {
+    const read = (reference: string) =>
+      call(server, 'GET', `/api/v1/registry/catalog/manifest?${q({ name: 'ns/app', reference })}`)
+
+    const layer = await read(image.layerDigests[0] as string)
+    const config = await read(image.configDigest)
+
+    expect([layer.status, layer.json.code, config.status, config.json.code]).toEqual([
+      404,
+      'NOT_FOUND',
+      404,
+      'NOT_FOUND',
+    ])
+    expect(layer.json.message).toBe(
+      `${image.layerDigests[0]} is a blob (a layer or a config) of ns/app, not a manifest`,
+    )
+  })
+
+  test('answers 400 for a repository name with a registry host in front', async () => {
+    const manifest = await call(
+      server,
+      'GET',
+      `/api/v1/registry/catalog/manifest?${q({ name: '127.0.0.1:1/ns/app', reference: '1.0' })}`,
+    )
+    const blob = await call(
+      server,
+      'GET',
+      `/api/v1/registry/catalog/blobs?${q({ name: '127.0.0.1:1/ns/app', digest: image.configDigest })}`,
+    )
+
+    expect([manifest.status, manifest.json.message, blob.status]).toEqual([
+      400,
+      "'127.0.0.1:1/ns/app' is not a valid repository name",
+      400,
+    ])
+  })
+
   test('delete by tag removes the manifest from the registry and its tags from the mirror', async () => {
     const answer = await call(
       server,

@@ -1,5 +1,5 @@
 import { ValidationError } from '../../errors.ts'
-import { isDigest } from '../registry-client/names.ts'
+import { isDigest, isRepositoryName } from '../registry-client/names.ts'
 
 /** The notification actions of distribution (`notifications/event.go`). */
 export type EventAction = 'push' | 'pull' | 'delete' | 'mount'
@@ -49,9 +49,6 @@ export interface EventRules {
 }
 
 const MAX_ENVELOPE_EVENTS = 10_000
-// distribution's reference grammar, without the optional host part (repositories have none)
-const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
-const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`)
 const TAG = /^\w[\w.-]{0,127}$/
 
 /**
@@ -91,7 +88,7 @@ export function classifyEvent(event: RegistryEvent, rules: EventRules): EventWor
   const repository = stringOf(target.repository)
   const tag = stringOf(target.tag)
   const digest = stringOf(target.digest)
-  if (!REPOSITORY.test(repository) || repository.length > 255) {
+  if (!isRepositoryName(repository)) {
     return 'malformed'
   }
   if ((tag !== '' && !TAG.test(tag)) || (digest !== '' && !isDigest(digest))) {

@@ -1,11 +1,10 @@
 import { ValidationError } from '../../errors.ts'
 
-// Repository names as distribution's reference grammar writes them: an optional
-// `host[:port]/` part, then lowercase components joined by `.`, `_`, `__` or runs of `-`.
+// Repository names as a registry stores them: lowercase components joined by `.`, `_`, `__`
+// or runs of `-`. The optional `host[:port]/` part of distribution's reference grammar names
+// a registry, never a repository in it, so it is not accepted.
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
-const HOST =
-  '[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?'
-const REPOSITORY = new RegExp(`^(?:${HOST}/)?${COMPONENT}(?:/${COMPONENT})*$`)
+const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`)
 const MAX_REPOSITORY_LENGTH = 255
 
 const TAG = /^\w[\w.-]{0,127}$/
@@ -13,9 +12,14 @@ const TAG = /^\w[\w.-]{0,127}$/
 /** Digest algorithms whose content this client can verify, with their hex lengths. */
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/
 
+/** True for a repository name (at most 255 characters, no registry host in front). */
+export function isRepositoryName(name: string): boolean {
+  return name.length <= MAX_REPOSITORY_LENGTH && REPOSITORY.test(name)
+}
+
 /** Checks a repository name before it goes into a URL path. @throws ValidationError */
 export function checkRepository(name: string): string {
-  if (name.length > MAX_REPOSITORY_LENGTH || !REPOSITORY.test(name)) {
+  if (!isRepositoryName(name)) {
     throw new ValidationError(`'${printable(name)}' is not a valid repository name`)
   }
   return name

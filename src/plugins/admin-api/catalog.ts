@@ -9,7 +9,12 @@ import {
   type ManifestResult,
   type RegistryClient,
 } from '../../core/registry-client/index.ts'
-import { checkDigest, checkRepository, checkTag } from '../../core/registry-client/names.ts'
+import {
+  checkDigest,
+  checkRepository,
+  checkTag,
+  isDigest,
+} from '../../core/registry-client/names.ts'
 import type {
   CatalogQuery,
   ListQuery,
@@ -292,6 +297,58 @@ export const toManifestJson = (
   }
 }
 
+/**
+ * Reads a manifest by tag or digest for the manifest route.
+ *
+ * NOTE: registry 2.8 answers 500, not 404, for a manifest read by the digest of a blob (a
+ * layer or a config). Such a 500 is checked against the repository's blobs, so that a digest
+ * taken from the wrong column gets a 404 and not "registry unavailable".
+ *
+ * @throws NotFoundError when the registry has no such manifest; the registry's failures as
+ * this server's errors
+ */
+export const readManifest = async (
+  registry: CatalogRegistry,
+  repository: string,
+  reference: string,
+): Promise<ManifestResult> => {
+  let result: ManifestResult | null
+  try {
+    result = await registry.getManifest(repository, reference)
+  } catch (error) {
+    if (
+      isServerError(error) &&
+      isDigest(reference) &&
+      (await isBlob(registry, repository, reference))
+    ) {
+      throw new NotFoundError(
+        `${reference} is a blob (a layer or a config) of ${repository}, not a manifest`,
+      )
+    }
+    throw toReadError(error)
+  }
+  if (result === null) {
+    throw new NotFoundError(`manifest ${reference} not found in ${repository}`)
+  }
+  return result
+}
+
+/** Whether the registry has a blob `digest` in the repository; asks for its size only. */
+const isBlob = async (
+  registry: CatalogRegistry,
+  repository: string,
+  digest: string,
+): Promise<boolean> => {
+  try {
+    return (await registry.getBlob(repository, digest, { maxBytes: 0 })) !== null
+  } catch (error) {
+    return error instanceof BlobTooLargeError
+  }
+}
+
+const isServerError = (error: unknown): boolean =>
+  error instanceof RegistryError && error.kind === 'registry' && error.status >= 500
+
 /** What deleting one manifest removed. */
 export interface DeletedManifestJson {
   name: string
@@ -572,16 +629,7 @@ export const catalogRoutes = (deps: CatalogDeps) => {
       const { name, reference } = requireParams(new URL(request.url), 'name', 'reference')
       checkRepository(name)
       requirePull(store, user, name)
-      const registry = requireRegistry(deps.registry)
-      let result: ManifestResult | null
-      try {
-        result = await registry.getManifest(name, reference)
-      } catch (error) {
-        throw toReadError(error)
-      }
-      if (result === null) {
-        throw new NotFoundError(`manifest ${reference} not found in ${name}`)
-      }
+      const result = await readManifest(requireRegistry(deps.registry), name, reference)
       return envelope('ok', 0, toManifestJson(name, reference, result))
     })
     .delete('/api/v1/registry/catalog/tags', async ({ principal, request }) => {
