@@ -56,6 +56,7 @@ describe('GET /api/v1/registry/auth', () => {
     const { payload, protectedHeader } = await verify(body.token as string)
 
     expect(response.status).toBe(200)
+    expect(response.headers.get('cache-control')).toBe('no-store')
     expect(body.access_token).toBe(body.token)
     expect(body.expires_in).toBe(60)
     expect(Date.parse(body.issued_at as string)).toBe((payload.iat as number) * 1000)

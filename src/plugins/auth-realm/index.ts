@@ -129,87 +129,99 @@ export const authRealmPlugin = (deps: AuthRealmDeps) => {
     return outcome.user
   }
 
-  return new Elysia({ name: 'auth-realm' })
-    .get(REALM_PATH, async ({ request, server }) => {
-      const url = new URL(request.url)
-      if (url.search.length > MAX_REQUEST_BYTES) {
-        throw new ValidationError(`the query is longer than ${MAX_REQUEST_BYTES} bytes`)
-      }
-      const params = url.searchParams
-
-      const credentials = parseBasicAuth(request.headers.get('authorization'))
-      if (credentials === 'malformed') {
-        throw new UnauthorizedError('malformed Basic credentials', BASIC_CHALLENGE)
-      }
-      const caller: Caller = credentials
-        ? {
-            kind: 'user',
-            user: await authenticate(
-              peerAddress(server, request),
-              credentials.login,
-              credentials.password,
-            ),
-          }
-        : { kind: 'anonymous' }
-
-      const { body } = await issue({
-        caller,
-        service: params.get('service') ?? '',
-        scopes: params.getAll('scope'),
-        offline: params.get('offline_token') === 'true',
-        clientId: params.get('client_id') ?? '',
+  return (
+    new Elysia({ name: 'auth-realm' })
+      // Tokens must not be kept by caches between the client and this server (RFC 6749 §5.1).
+      .onAfterHandle(({ set }) => {
+        set.headers['cache-control'] = 'no-store'
+        set.headers.pragma = 'no-cache'
       })
-      return body
-    })
-    .post(
-      REALM_PATH,
-      async ({ request, server }) => {
-        const form = await readForm(request)
-        const service = form.get('service') ?? ''
-        const scope = form.get('scope') ?? ''
-        const clientId = form.get('client_id') ?? ''
-        const grantType = form.get('grant_type')
-
-        let user: User
-        let offline = form.get('access_type') === 'offline'
-        let refreshToken: string | undefined
-        if (grantType === 'password') {
-          const login = form.get('username') ?? ''
-          const password = form.get('password') ?? ''
-          if (!login) {
-            throw new UnauthorizedError('username is required for the password grant')
-          }
-          user = await authenticate(peerAddress(server, request), login, password)
-        } else if (grantType === 'refresh_token') {
-          refreshToken = form.get('refresh_token') ?? ''
-          const redeemed = redeemRefreshToken(deps.store, refreshToken, audienceFor(service), now())
-          if (!redeemed) {
-            throw new UnauthorizedError('the refresh token is invalid, expired or revoked')
-          }
-          user = redeemed
-          offline = false
-        } else {
-          throw new ValidationError(`unsupported grant_type '${(grantType ?? '').slice(0, 50)}'`)
+      .get(REALM_PATH, async ({ request, server }) => {
+        const url = new URL(request.url)
+        if (url.search.length > MAX_REQUEST_BYTES) {
+          throw new ValidationError(`the query is longer than ${MAX_REQUEST_BYTES} bytes`)
         }
+        const params = url.searchParams
 
-        const { body, access } = await issue({
-          caller: { kind: 'user', user },
-          service,
-          scopes: scope ? [scope] : [],
-          offline,
-          clientId,
+        const credentials = parseBasicAuth(request.headers.get('authorization'))
+        if (credentials === 'malformed') {
+          throw new UnauthorizedError('malformed Basic credentials', BASIC_CHALLENGE)
+        }
+        const caller: Caller = credentials
+          ? {
+              kind: 'user',
+              user: await authenticate(
+                peerAddress(server, request),
+                credentials.login,
+                credentials.password,
+              ),
+            }
+          : { kind: 'anonymous' }
+
+        const { body } = await issue({
+          caller,
+          service: params.get('service') ?? '',
+          scopes: params.getAll('scope'),
+          offline: params.get('offline_token') === 'true',
+          clientId: params.get('client_id') ?? '',
         })
-        if (refreshToken) {
-          body.refresh_token = refreshToken
-        }
-        body.scope = access
-          .filter((grant) => grant.actions.length > 0)
-          .map((grant) => `${grant.type}:${grant.name}:${grant.actions.join(',')}`)
-          .join(' ')
         return body
-      },
-      { parse: 'none' },
-    )
+      })
+      .post(
+        REALM_PATH,
+        async ({ request, server }) => {
+          const form = await readForm(request)
+          const service = form.get('service') ?? ''
+          const scope = form.get('scope') ?? ''
+          const clientId = form.get('client_id') ?? ''
+          const grantType = form.get('grant_type')
+
+          let user: User
+          let offline = form.get('access_type') === 'offline'
+          let refreshToken: string | undefined
+          if (grantType === 'password') {
+            const login = form.get('username') ?? ''
+            const password = form.get('password') ?? ''
+            if (!login) {
+              throw new UnauthorizedError('username is required for the password grant')
+            }
+            user = await authenticate(peerAddress(server, request), login, password)
+          } else if (grantType === 'refresh_token') {
+            refreshToken = form.get('refresh_token') ?? ''
+            const redeemed = redeemRefreshToken(
+              deps.store,
+              refreshToken,
+              audienceFor(service),
+              now(),
+            )
+            if (!redeemed) {
+              throw new UnauthorizedError('the refresh token is invalid, expired or revoked')
+            }
+            user = redeemed
+            offline = false
+          } else {
+            throw new ValidationError(`unsupported grant_type '${(grantType ?? '').slice(0, 50)}'`)
+          }
+
+          const { body, access } = await issue({
+            caller: { kind: 'user', user },
+            service,
+            scopes: scope ? [scope] : [],
+            offline,
+            clientId,
+          })
+          if (refreshToken) {
+            body.refresh_token = refreshToken
+          }
+          body.scope = access
+            .filter((grant) => grant.actions.length > 0)
+            .map((grant) => `${grant.type}:${grant.name}:${grant.actions.join(',')}`)
+            .join(' ')
+          return body
+        },
+        { parse: 'none' },
+      )
+  )
 }
 
 interface PeerLookup {
