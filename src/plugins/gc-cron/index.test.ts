@@ -94,6 +94,50 @@ describe('POST /api/v1/registry/sync', () => {
     expect(response.status).toBe(202)
   })
 
+  test.each([
+    ['a form', 'application/x-www-form-urlencoded', 'a=1'],
+    ['an empty form', 'application/x-www-form-urlencoded', ''],
+    ['a multipart form', 'multipart/form-data; boundary=x', '--x--'],
+    ['plain text', 'text/plain', '{}'],
+  ])('refuses %s with 415 and starts nothing', async (_, contentType, body) => {
+    using sync = await createSyncApp()
+
+    const response = await sync.app.handle(
+      new Request('http://localhost/api/v1/registry/sync', {
+        method: 'POST',
+        headers: { ...admin, 'content-type': contentType },
+        body,
+      }),
+    )
+
+    expect(await answer(response)).toEqual({
+      status: 415,
+      body: {
+        error: true,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: `a sync is started with an empty body or a JSON one, not ${contentType.split(';')[0]}`,
+        id: 0,
+        data: null,
+      },
+    })
+    expect(sync.mirror.syncStatus().running).toBe(false)
+  })
+
+  test('accepts a JSON body', async () => {
+    using sync = await createSyncApp()
+
+    const response = await sync.app.handle(
+      new Request('http://localhost/api/v1/registry/sync', {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: '{}',
+      }),
+    )
+    await sync.mirror.syncDone()
+
+    expect(response.status).toBe(202)
+  })
+
   test('answers 503 when no registry is configured', async () => {
     using sync = await createSyncApp({ registry: null })
 
@@ -121,6 +165,31 @@ describe('GET /api/v1/registry/sync', () => {
 
     expect(response.status).toBe(403)
     expect(sync.mirror.syncStatus().running).toBe(false)
+  })
+})
+
+describe('HEAD /api/v1/registry/sync', () => {
+  test('starts nothing, in process or on a real listener', async () => {
+    using sync = await createSyncApp()
+    sync.app.listen({ hostname: '127.0.0.1', port: 0 })
+    await sync.mirror.syncDone()
+    const catalogReads = () => sync.registry.calls.filter(([call]) => call === 'listRepositories')
+    const before = catalogReads().length
+
+    const inProcess = await sync.call('HEAD', '/api/v1/registry/sync', admin)
+    const listened = await fetch(`http://127.0.0.1:${sync.app.server?.port}/api/v1/registry/sync`, {
+      method: 'HEAD',
+      headers: admin,
+    })
+    const running = sync.mirror.syncStatus().running
+    await sync.app.stop()
+
+    expect([inProcess.status, listened.status, listened.headers.get('allow')]).toEqual([
+      405,
+      405,
+      'GET, POST',
+    ])
+    expect([running, catalogReads().length - before]).toEqual([false, 0])
   })
 })
 
