@@ -383,6 +383,8 @@ describe('MirrorService sync', () => {
         finishedAt: '2025-03-01T12:00:00.000Z',
         catalogComplete: true,
         repositories: 1,
+        repositoriesChecked: 1,
+        repositoriesFailed: 0,
         tags: 1,
         added: 1,
         changed: 0,

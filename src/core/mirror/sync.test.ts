@@ -29,6 +29,8 @@ const summary = (fields: Partial<SyncSummary>): SyncSummary => ({
   finishedAt: '2025-03-01T12:00:00.000Z',
   catalogComplete: true,
   repositories: 2,
+  repositoriesChecked: 2,
+  repositoriesFailed: 0,
   tags: 3,
   added: 0,
   changed: 0,
@@ -156,6 +158,7 @@ describe('runSync', () => {
       summary({
         catalogComplete: false,
         repositories: 1,
+        repositoriesFailed: 1,
         tags: 2,
         errorCount: 2,
         errors: [
@@ -179,6 +182,7 @@ describe('runSync', () => {
       summary({
         catalogComplete: false,
         repositories: 0,
+        repositoriesChecked: 0,
         tags: 0,
         errorCount: 1,
         errors: [{ repository: null, message: 'connection refused' }],
@@ -199,6 +203,7 @@ describe('runSync', () => {
     expect(result).toEqual(
       summary({
         repositories: 1,
+        repositoriesFailed: 1,
         tags: 1,
         changed: 1,
         errorCount: 1,
@@ -219,6 +224,7 @@ describe('runSync', () => {
 
     expect(result).toEqual(
       summary({
+        repositoriesFailed: 1,
         errorCount: 1,
         errors: [{ repository: 'ns/app', tag: '1.0', message: 'timed out' }],
       }),
@@ -240,6 +246,7 @@ describe('runSync', () => {
     expect(result).toEqual(
       summary({
         repositories: 0,
+        repositoriesFailed: 2,
         tags: 0,
         errorCount: 2,
         errors: [
@@ -308,6 +315,7 @@ describe('runSync', () => {
 
     expect(result).toEqual(
       summary({
+        repositoriesFailed: 1,
         tags: 4,
         added: 3,
         errorCount: 1,

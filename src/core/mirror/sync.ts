@@ -35,6 +35,13 @@ export interface SyncSummary {
   catalogComplete: boolean
   /** Repositories whose tag list was read. */
   repositories: number
+  /** Repositories the sync set out to read: the catalog's names and the mirror's. */
+  repositoriesChecked: number
+  /**
+   * Of those, the ones not read completely: their tag list or a tag failed, or they were
+   * skipped once the registry stopped answering.
+   */
+  repositoriesFailed: number
   /** Tags listed by those repositories. */
   tags: number
   /** Rows added, rows changed, rows removed. */
@@ -199,6 +206,7 @@ export async function runSync(deps: SyncDeps, options: SyncOptions = {}): Promis
   deps.log.info(
     {
       repositories: summary.repositories,
+      repositoriesFailed: summary.repositoriesFailed,
       tags: summary.tags,
       added: summary.added,
       changed: summary.changed,
@@ -221,6 +229,8 @@ export function emptySummary(startedAt: string, dryRun = false): SyncSummary {
     finishedAt: null,
     catalogComplete: false,
     repositories: 0,
+    repositoriesChecked: 0,
+    repositoriesFailed: 0,
     tags: 0,
     added: 0,
     changed: 0,
@@ -242,6 +252,7 @@ class SyncRun {
   readonly #pushedAt: number
   #unreachable = false
   #skipped = 0
+  readonly #failed = new Set<string>()
 
   constructor(deps: SyncDeps, options: SyncOptions, summary: SyncSummary) {
     this.#deps = deps
@@ -266,6 +277,7 @@ class SyncRun {
     const inCatalog = new Set(catalog ?? [])
     const known = this.#deps.store.listRepositoryNames()
     const names = [...new Set([...(catalog ?? []), ...known])]
+    this.#summary.repositoriesChecked = names.length
 
     await mapLimited(names, this.#repositoryConcurrency, async (repository) => {
       if (this.#unreachable) {
@@ -275,6 +287,7 @@ class SyncRun {
       const listed = catalog === null ? undefined : inCatalog.has(repository)
       await this.#queue.run(repository, () => this.#syncRepository(repository, listed))
     })
+    this.#summary.repositoriesFailed = this.#failed.size + this.#skipped
     if (this.#skipped > 0) {
       this.#fail({
         repository: null,
@@ -340,6 +353,7 @@ class SyncRun {
 
   async #syncTag(repository: string, tag: string, row: RepositoryEntry | null): Promise<void> {
     if (this.#unreachable) {
+      this.#failed.add(repository)
       return
     }
     try {
@@ -358,6 +372,9 @@ class SyncRun {
     }
     if (!(error instanceof Error)) {
       throw error
+    }
+    if (repository !== null) {
+      this.#failed.add(repository)
     }
     const failure: SyncError = { repository, message: error.message }
     if (tag !== undefined) {

@@ -25,6 +25,8 @@ const SYNC: SyncReport & Record<string, unknown> = {
   finishedAt: '2026-01-01T00:00:02.000Z',
   catalogComplete: true,
   repositories: 2,
+  repositoriesChecked: 2,
+  repositoriesFailed: 0,
   tags: 3,
   added: 3,
   changed: 0,
@@ -53,6 +55,7 @@ describe('checkHealth', () => {
       lastNotificationAt: '2026-01-01T12:00:00.000Z',
       lastSync: { ...SYNC, running: false },
       reasons: [],
+      warnings: [],
     })
   })
 
@@ -76,6 +79,7 @@ describe('checkHealth', () => {
       lastNotificationAt: null,
       lastSync: null,
       reasons: ['the registry cannot be reached: connection refused'],
+      warnings: [],
     })
   })
 
@@ -126,6 +130,46 @@ describe('checkHealth', () => {
       ['the last sync could not read the whole registry catalog'],
     ])
     expect([busy.healthy, busy.lastSync?.running]).toEqual([true, true])
+  })
+
+  test('a last sync that failed on some repositories warns, and on more than half is unhealthy', async () => {
+    const errors = [
+      { repository: 'ns/a', message: 'internal error' },
+      { repository: 'ns/b', tag: '1.0', message: 'timed out' },
+    ]
+    const some = { ...SYNC, repositoriesChecked: 4, repositoriesFailed: 2, errorCount: 2, errors }
+    const most = { ...some, repositoriesFailed: 3, errorCount: 3 }
+
+    const warned = await checkHealth({ registry: pinging(OK), mirror: mirrorOf(null, some) })
+    const failed = await checkHealth({ registry: pinging(OK), mirror: mirrorOf(null, most) })
+
+    expect([warned.healthy, warned.reasons, warned.warnings]).toEqual([
+      true,
+      [],
+      ['the last sync could not read 2 of 4 repositories (2 errors; first: ns/a: internal error)'],
+    ])
+    expect([failed.healthy, failed.reasons, failed.warnings]).toEqual([
+      false,
+      ['the last sync could not read 3 of 4 repositories (3 errors; first: ns/a: internal error)'],
+      [],
+    ])
+  })
+
+  test('a last sync from an older version with errors only warns', async () => {
+    const old = {
+      startedAt: SYNC.startedAt,
+      finishedAt: SYNC.finishedAt,
+      catalogComplete: true,
+      errorCount: 1,
+      errors: [{ repository: 'ns/a', tag: '1.0', message: 'timed out' }],
+    }
+
+    const report = await checkHealth({ registry: pinging(OK), mirror: mirrorOf(null, old) })
+
+    expect([report.healthy, report.warnings]).toEqual([
+      true,
+      ['the last sync could not read everything (1 errors; first: ns/a:1.0: timed out)'],
+    ])
   })
 
   test('without a registry configured it is unhealthy', async () => {
@@ -200,6 +244,7 @@ describe('GET /api/v1/registry/health', () => {
         lastNotificationAt: null,
         lastSync: { ...SYNC, running: false },
         reasons: [],
+        warnings: [],
       },
     })
   })

@@ -17,6 +17,12 @@ export interface SyncReport {
   /** False when the catalog could not be read through, so the sync could not finish its job. */
   catalogComplete: boolean
   errorCount: number
+  /** The first errors; a summary saved by an older version may lack the fields below. */
+  errors?: readonly { repository: string | null; tag?: string; message: string }[]
+  /** Repositories the sync set out to read. */
+  repositoriesChecked?: number
+  /** Of those, the ones it could not read completely. */
+  repositoriesFailed?: number
 }
 
 /** What the health check reads from the repository mirror. */
@@ -47,6 +53,8 @@ export interface HealthReport {
   lastSync: (SyncReport & { running: boolean; [field: string]: unknown }) | null
   /** Why it is not healthy; empty when healthy. */
   reasons: string[]
+  /** What is wrong without making it unhealthy: a sync that could not read everything. */
+  warnings: string[]
 }
 
 /** What the health check works with. */
@@ -58,11 +66,17 @@ export interface HealthDeps {
 }
 
 /**
- * Checks the registry and the mirror: the registry must answer `GET /v2/` with this server's
- * credentials, and the last finished sync must have read the whole catalog. Never throws.
+ * Checks the registry and the mirror. Unhealthy when:
+ * - the registry does not answer `GET /v2/` with 200 to this server's credentials;
+ * - the last finished sync could not read the whole catalog (so it could remove nothing);
+ * - the last finished sync could not read more than half of the repositories it set out to.
+ *
+ * A finished sync with fewer failures stays healthy with a warning that counts them and
+ * names the first. Never throws.
  */
 export const checkHealth = async (deps: HealthDeps): Promise<HealthReport> => {
   const reasons: string[] = []
+  const warnings: string[] = []
   const registry = await checkRegistry(deps.registry)
   if (registry.error !== undefined) {
     reasons.push(registry.error)
@@ -70,8 +84,8 @@ export const checkHealth = async (deps: HealthDeps): Promise<HealthReport> => {
 
   const status = deps.mirror?.syncStatus() ?? null
   const lastSync = status?.sync ? { ...status.sync, running: status.running } : null
-  if (lastSync?.finishedAt && !lastSync.catalogComplete) {
-    reasons.push('the last sync could not read the whole registry catalog')
+  if (lastSync?.finishedAt) {
+    judgeSync(lastSync, reasons, warnings)
   }
   const lastEventAt = deps.mirror?.lastEventAt ?? null
 
@@ -81,6 +95,35 @@ export const checkHealth = async (deps: HealthDeps): Promise<HealthReport> => {
     lastNotificationAt: lastEventAt === null ? null : new Date(lastEventAt).toISOString(),
     lastSync,
     reasons,
+    warnings,
+  }
+}
+
+/** Adds what a finished sync's failures mean to `reasons` (unhealthy) or `warnings`. */
+const judgeSync = (sync: SyncReport, reasons: string[], warnings: string[]): void => {
+  if (!sync.catalogComplete) {
+    reasons.push('the last sync could not read the whole registry catalog')
+    return
+  }
+  if (sync.errorCount === 0) {
+    return
+  }
+  const first = sync.errors?.[0]
+  const where =
+    first === undefined || first.repository === null
+      ? ''
+      : `${first.repository}${first.tag === undefined ? '' : `:${first.tag}`}: `
+  const detail = `${sync.errorCount} errors${first === undefined ? '' : `; first: ${where}${first.message}`}`
+  const { repositoriesChecked: checked, repositoriesFailed: failed } = sync
+  if (checked === undefined || failed === undefined) {
+    warnings.push(`the last sync could not read everything (${detail})`)
+    return
+  }
+  const message = `the last sync could not read ${failed} of ${checked} repositories (${detail})`
+  if (failed * 2 > checked) {
+    reasons.push(message)
+  } else {
+    warnings.push(message)
   }
 }
 

@@ -229,6 +229,8 @@ describe('GET /api/v1/registry/sync/status', () => {
         finishedAt: expect.any(String),
         catalogComplete: true,
         repositories: 1,
+        repositoriesChecked: 1,
+        repositoriesFailed: 0,
         tags: 1,
         added: 1,
         changed: 0,
