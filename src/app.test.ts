@@ -115,7 +115,7 @@ describe('createApp', () => {
         digest: image.digest,
       },
     }
-    mirror.acceptEvents([event], { countPulls: true })
+    mirror.acceptEvents([event], { trusted: true })
 
     let entered: () => void = () => undefined
     const queued = new Promise<void>((resolve) => (entered = resolve))

@@ -4,7 +4,7 @@
  *
  * ```ts
  * const mirror = createMirrorService({ config, store, log, signer })
- * mirror.acceptEvents(parseEnvelope(body), { countPulls: true })
+ * mirror.acceptEvents(parseEnvelope(body), { trusted: true })
  * mirror.startSync()
  * ```
  */

@@ -8,7 +8,8 @@ import { fakeMirrorStore, FakeRegistry, pushImage } from './test-fakes.ts'
 const NOW = Date.parse('2025-03-01T12:00:00Z')
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 const SERVER = '$registry-admin'
-const trusted = { countPulls: true }
+const trusted = { trusted: true }
+const untrusted = { trusted: false }
 
 const setup = (registry: FakeRegistry | null = new FakeRegistry()) => {
   const store = fakeMirrorStore()
@@ -61,6 +62,33 @@ describe('MirrorService events', () => {
     expect(result).toEqual({ queued: 1, duplicates: 0, ignored: 0 })
     expect(store.rows().map((row) => [row.tag, row.digest, row.pushedAt])).toEqual([
       ['1.0', image.digest, Date.parse('2025-03-01T11:59:59Z') / 1000],
+    ])
+  })
+
+  test('takes the push time of an untrusted sender from the confirmation, not the event', async () => {
+    const { store, mirror, registry } = setup()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    const old = { ...push('ns/app', '1.0', image.digest), timestamp: '2020-01-01T00:00:00Z' }
+
+    mirror.acceptEvents([old], untrusted)
+    await mirror.idle()
+
+    expect(store.getRepositoryEntry('ns/app', '1.0')?.pushedAt).toBe(NOW / 1000)
+  })
+
+  test('takes the push time of a trusted sender from the event, never later than now', async () => {
+    const { store, mirror, registry } = setup()
+    const a = pushImage(registry, 'ns/app', '1.0')
+    const b = pushImage(registry, 'ns/app', '2.0')
+    const past = { ...push('ns/app', '1.0', a.digest), timestamp: '2020-01-01T00:00:00Z' }
+    const future = { ...push('ns/app', '2.0', b.digest), timestamp: '2030-01-01T00:00:00Z' }
+
+    mirror.acceptEvents([past, future], trusted)
+    await mirror.idle()
+
+    expect(store.rows().map((row) => [row.tag, row.pushedAt])).toEqual([
+      ['1.0', Date.parse('2020-01-01T00:00:00Z') / 1000],
+      ['2.0', NOW / 1000],
     ])
   })
 
@@ -252,11 +280,12 @@ describe('MirrorService events', () => {
   test('does not count pulls from a delivery that is not trusted with them', async () => {
     const { store, mirror, registry } = setup()
     const image = pushImage(registry, 'ns/app', '1.0')
-    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], { countPulls: false })
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], untrusted)
 
-    const result = mirror.acceptEvents([pull('ns/app', { tag: '1.0', digest: image.digest })], {
-      countPulls: false,
-    })
+    const result = mirror.acceptEvents(
+      [pull('ns/app', { tag: '1.0', digest: image.digest })],
+      untrusted,
+    )
     await mirror.idle()
 
     expect(result).toEqual({ queued: 0, duplicates: 0, ignored: 1 })

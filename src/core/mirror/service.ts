@@ -51,8 +51,12 @@ export interface MirrorServiceOptions {
 
 /** How a delivery was authenticated, which decides what it may do. */
 export interface Delivery {
-  /** Pulls count only from the registry itself (the notification secret) or an admin. */
-  countPulls: boolean
+  /**
+   * Sent by the registry itself (the notification secret) or an admin. Only such deliveries
+   * count pulls (which cannot be confirmed) and give a tag its push time from the event; the
+   * push time of any other sender's events is the time the mirror confirms them.
+   */
+  trusted: boolean
 }
 
 /** What became of the events of one envelope. */
@@ -123,7 +127,7 @@ export class MirrorService {
     const now = this.#now()
     this.#lastEventAt = now
     const nowSeconds = Math.floor(now / 1000)
-    const rules = { ownActors: this.#ownActors, countPulls: delivery.countPulls, nowSeconds }
+    const rules = { ownActors: this.#ownActors, countPulls: delivery.trusted, nowSeconds }
     const result: AcceptResult = { queued: 0, duplicates: 0, ignored: 0 }
 
     for (const event of events) {
@@ -148,7 +152,7 @@ export class MirrorService {
         result.duplicates++
         continue
       }
-      this.#enqueue(this.#registry, work)
+      this.#enqueue(this.#registry, work, delivery.trusted)
       result.queued++
     }
 
@@ -246,10 +250,10 @@ export class MirrorService {
   // KNOWN LIMIT: an event whose confirmation fails (the registry unreachable, a 5xx that
   // outlasts the retries) is not tried again, since its id is already recorded; the mirror
   // catches up with that tag at the next sync.
-  #enqueue(registry: MirrorRegistry, work: EventWork): void {
+  #enqueue(registry: MirrorRegistry, work: EventWork, trusted: boolean): void {
     const { repository } = work
     void this.#queue
-      .run(repository, () => this.#apply(registry, work))
+      .run(repository, () => this.#apply(registry, work, trusted))
       .catch((error: unknown) => {
         this.#log.warn(
           { repository, kind: work.kind, err: error instanceof Error ? error.message : error },
@@ -259,10 +263,10 @@ export class MirrorService {
   }
 
   /** Confirms one event's work; holds the repository's queue slot, and a limiter slot per call. */
-  async #apply(registry: MirrorRegistry, work: EventWork): Promise<void> {
+  async #apply(registry: MirrorRegistry, work: EventWork, trusted: boolean): Promise<void> {
     switch (work.kind) {
       case 'tag':
-        return this.#confirmTag(registry, work)
+        return this.#confirmTag(registry, work, trusted)
       case 'digest-delete':
         return this.#limiter.run(() =>
           this.#confirmDigestGone(registry, work.repository, work.digest),
@@ -282,8 +286,12 @@ export class MirrorService {
    * claims changes nothing (a redelivery, or a re-push of the same image); any other push costs
    * one GET by tag; a tag delete one HEAD, or nothing for a tag the mirror does not list.
    */
-  async #confirmTag(registry: MirrorRegistry, work: EventWork & { kind: 'tag' }): Promise<void> {
-    const { repository, tag, claimedDigest, pushedAt } = work
+  async #confirmTag(
+    registry: MirrorRegistry,
+    work: EventWork & { kind: 'tag' },
+    trusted: boolean,
+  ): Promise<void> {
+    const { repository, tag, claimedDigest } = work
     const existing = this.#store.getRepositoryEntry(repository, tag)
     const recorded = existing !== null && existing.mediaType !== ''
     if (
@@ -294,19 +302,21 @@ export class MirrorService {
       return
     }
     const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
+    // anyone may claim any time; only the registry's own word and an admin's are taken
+    const pushedAt = () => (trusted ? work.pushedAt : Math.floor(this.#now() / 1000))
 
     let outcome: TagOutcome
     if (claimedDigest === undefined) {
       const head = await this.#limiter.run(() => registry.headManifest(repository, tag))
       outcome = await this.#limiter.run(() =>
-        refreshTag(context, repository, tag, pushedAt, existing, head),
+        refreshTag(context, repository, tag, pushedAt(), existing, head),
       )
     } else {
       const fetched = await this.#readUntil(claimedDigest, () =>
         registry.getManifest(repository, tag),
       )
       outcome = await this.#limiter.run(() =>
-        recordTag(context, { repository, tag, pushedAt, existing, fetched }),
+        recordTag(context, { repository, tag, pushedAt: pushedAt(), existing, fetched }),
       )
     }
     this.#log.debug({ repository, tag, outcome }, 'tag confirmed')

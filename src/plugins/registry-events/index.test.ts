@@ -91,6 +91,30 @@ describe('POST /api/v1/registry/events', () => {
     expect(events.store.getRepositoryEntry('ns/app', '1.0')?.pullCount).toBe(0)
   })
 
+  test("takes a push time from an admin's event but not from a user's", async () => {
+    using events = await createEventsApp()
+    await events.addUser('ci', 'ci-password')
+    const a = pushImage(events.registry, 'ns/app', '1.0')
+    const b = pushImage(events.registry, 'ns/app', '2.0')
+    const old = '2020-01-01T00:00:00Z'
+    const before = Math.floor(Date.now() / 1000)
+
+    await events.post(
+      envelope({ ...pushEvent('ns/app', '1.0', a.digest), timestamp: old }),
+      basic('admin', 'admin-password'),
+    )
+    await events.post(
+      envelope({ ...pushEvent('ns/app', '2.0', b.digest), timestamp: old }),
+      basic('ci', 'ci-password'),
+    )
+    await events.mirror.idle()
+
+    expect(events.store.getRepositoryEntry('ns/app', '1.0')?.pushedAt).toBe(Date.parse(old) / 1000)
+    expect(events.store.getRepositoryEntry('ns/app', '2.0')?.pushedAt).toBeGreaterThanOrEqual(
+      before,
+    )
+  })
+
   test('takes pull counts from an admin by Basic', async () => {
     using events = await createEventsApp()
     const image = pushImage(events.registry, 'ns/app', '1.0')

@@ -35,8 +35,9 @@ export interface RegistryEventsDeps {
  * - Every well-formed envelope gets 200 at once, whatever its events (blob events, `mount`,
  *   unknown actions, redeliveries): any other status would stall the registry's queue, which
  *   retries forever. Only a body that is not an envelope gets 400.
- * - The mirror confirms each event with the registry in the background. Pull counts are taken
- *   only from the registry itself (the secret) or an admin, since they cannot be confirmed.
+ * - The mirror confirms each event with the registry in the background. Pull counts and push
+ *   times are taken only from the registry itself (the secret) or an admin, since they cannot
+ *   be confirmed; other users' pushes get the time of their confirmation.
  */
 export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
   const log = deps.log.child({ component: 'registry-events' })
@@ -59,7 +60,7 @@ export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
       })
 
       const events = parseEnvelope(await readTextBody(request, MAX_EVENTS_BODY_BYTES))
-      const result = deps.mirror.acceptEvents(events, { countPulls: isTrustedWithPulls(sender) })
+      const result = deps.mirror.acceptEvents(events, { trusted: isTrusted(sender) })
       log.debug({ ...result, via: sender.via }, 'notification accepted')
 
       return { error: false, message: 'ok', id: 0, data: null }
@@ -70,5 +71,5 @@ export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
   )
 }
 
-const isTrustedWithPulls = (sender: EventSender): boolean =>
-  sender.via === 'secret' || sender.isAdmin
+/** The registry itself, or an admin: trusted with pull counts and push times. */
+const isTrusted = (sender: EventSender): boolean => sender.via === 'secret' || sender.isAdmin
