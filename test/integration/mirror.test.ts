@@ -345,6 +345,32 @@ describe('the mirror with a real registry', () => {
     expect(row('ns/keep', '1.0')?.digest).toBe(current.digest)
   })
 
+  test("a user's flood of forged pushes neither stalls the registry's own notifications nor fills the mirror's memory", async () => {
+    await server.addUser('flooder', 'flooder-password')
+    const forged = Array.from({ length: 6000 }, (_, index) =>
+      pushEvent('flood/app', `forged-${index}`, `sha256:${'0'.repeat(64)}`),
+    )
+
+    const response = await server.handle('/api/v1/registry/events', {
+      method: 'POST',
+      headers: { authorization: basic('flooder', 'flooder-password') },
+      body: JSON.stringify({ events: forged }),
+    })
+    const pending = server.mirror.pending
+    const real = await image('flood')
+    await push(real.ref, 'flood/app:real')
+    const recorded = await until('the real push', () => row('flood/app', 'real'))
+    await server.mirror.idle()
+    await until('the catch-up sync', () => syncIdle())
+
+    expect(response.status).toBe(200)
+    expect(pending).toBeLessThanOrEqual(100)
+    expect(recorded.digest).toBe(real.manifestDigest)
+    expect(server.store.listRepositoryEntries('flood/app').map((entry) => entry.tag)).toEqual([
+      'real',
+    ])
+  })
+
   test('removes nothing for forged deletes of a manifest the registry still has', async () => {
     const current = await until('ns/keep:1.0', () => row('ns/keep', '1.0'))
 

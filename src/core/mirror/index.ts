@@ -9,6 +9,11 @@
  * ```
  */
 export {
+  CONFIRMATION_LIMITS,
+  FAILURE_RETRY_DELAYS_MS,
+  type ConfirmationLimits,
+} from './confirmations.ts'
+export {
   buildEntry,
   createdOf,
   CreatedTimes,
@@ -29,6 +34,7 @@ export {
 } from './events.ts'
 export { KeyedQueue, Limiter, mapLimited } from './keyed-queue.ts'
 export {
+  CATCH_UP_INTERVAL_MS,
   createMirrorService,
   EVENT_ID_RETENTION_SECONDS,
   LAST_SYNC_SETTING,

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import pino from 'pino'
 
 import type { RegistryEvent } from './events.ts'
-import { LAST_SYNC_SETTING, MirrorService } from './service.ts'
+import { LAST_SYNC_SETTING, MirrorService, type MirrorServiceOptions } from './service.ts'
 import { fakeMirrorStore, FakeRegistry, pushImage } from './test-fakes.ts'
 
 const NOW = Date.parse('2025-03-01T12:00:00Z')
@@ -11,7 +11,10 @@ const SERVER = '$registry-admin'
 const trusted = { trusted: true }
 const untrusted = { trusted: false }
 
-const setup = (registry: FakeRegistry | null = new FakeRegistry()) => {
+const setup = (
+  registry: FakeRegistry | null = new FakeRegistry(),
+  options: Partial<MirrorServiceOptions> = {},
+) => {
   const store = fakeMirrorStore()
   const mirror = new MirrorService({
     store,
@@ -20,10 +23,30 @@ const setup = (registry: FakeRegistry | null = new FakeRegistry()) => {
     ownActors: [SERVER],
     now: () => NOW,
     pushConfirmDelaysMs: [],
+    ...options,
   })
 
   return { store, mirror, registry: registry as FakeRegistry }
 }
+
+/** Holds the repository's queue until the returned function is called. */
+const hold = (mirror: MirrorService, repository: string) => {
+  let release: () => void = () => undefined
+  const held = new Promise<void>((resolve) => (release = resolve))
+  void mirror.runExclusive(repository, () => held)
+  return release
+}
+
+/** Timers that fire only when told to, for re-reads and catch-up syncs. */
+const manualTimers = () => {
+  const waiting: { ms: number; fire: () => void }[] = []
+  const delay = (ms: number) => new Promise<void>((resolve) => waiting.push({ ms, fire: resolve }))
+  const fireAll = () => waiting.splice(0).forEach((timer) => timer.fire())
+  return { delay, waiting, fireAll }
+}
+
+const calls = (registry: FakeRegistry, operation: string) =>
+  registry.calls.filter(([name]) => name === operation).map(([, ...args]) => args.join(' '))
 
 let counter = 0
 const push = (repository: string, tag: string, digest: string): RegistryEvent => ({
@@ -59,7 +82,7 @@ describe('MirrorService events', () => {
     const result = mirror.acceptEvents([push('ns/app', '1.0', `sha256:${'f'.repeat(64)}`)], trusted)
     await mirror.idle()
 
-    expect(result).toEqual({ queued: 1, duplicates: 0, ignored: 0 })
+    expect(result).toEqual({ queued: 1, merged: 0, duplicates: 0, ignored: 0, dropped: 0 })
     expect(store.rows().map((row) => [row.tag, row.digest, row.pushedAt])).toEqual([
       ['1.0', image.digest, Date.parse('2025-03-01T11:59:59Z') / 1000],
     ])
@@ -221,8 +244,8 @@ describe('MirrorService events', () => {
     await mirror.idle()
 
     expect([first, again]).toEqual([
-      { queued: 1, duplicates: 0, ignored: 0 },
-      { queued: 0, duplicates: 1, ignored: 0 },
+      { queued: 1, merged: 0, duplicates: 0, ignored: 0, dropped: 0 },
+      { queued: 0, merged: 0, duplicates: 1, ignored: 0, dropped: 0 },
     ])
     expect(store.getRepositoryEntry('ns/app', '1.0')?.pullCount).toBe(1)
   })
@@ -288,7 +311,7 @@ describe('MirrorService events', () => {
     )
     await mirror.idle()
 
-    expect(result).toEqual({ queued: 0, duplicates: 0, ignored: 1 })
+    expect(result).toEqual({ queued: 0, merged: 0, duplicates: 0, ignored: 1, dropped: 0 })
     expect(store.getRepositoryEntry('ns/app', '1.0')?.pullCount).toBe(0)
   })
 
@@ -364,7 +387,7 @@ describe('MirrorService events', () => {
     await mirror.idle()
 
     expect([result, store.rows(), mirror.enabled]).toEqual([
-      { queued: 0, duplicates: 0, ignored: 1 },
+      { queued: 0, merged: 0, duplicates: 0, ignored: 1, dropped: 0 },
       [],
       false,
     ])
@@ -430,5 +453,181 @@ describe('MirrorService sync', () => {
     const { mirror } = setup(null)
 
     expect(() => mirror.startSync()).toThrow('the repository sync is off: registry.host is not set')
+  })
+})
+
+describe('MirrorService limits', () => {
+  const unknown = `sha256:${'e'.repeat(64)}`
+
+  test('merges events for a tag that waits for its confirmation, and reads the registry once', async () => {
+    const { store, mirror, registry } = setup()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    const release = hold(mirror, 'ns/app')
+
+    const result = mirror.acceptEvents(
+      [push('ns/app', '1.0', unknown), push('ns/app', '1.0', image.digest)],
+      trusted,
+    )
+    const again = mirror.acceptEvents([push('ns/app', '1.0', image.digest)], untrusted)
+    release()
+    await mirror.idle()
+
+    expect([result, again]).toEqual([
+      { queued: 1, merged: 1, duplicates: 0, ignored: 0, dropped: 0 },
+      { queued: 0, merged: 1, duplicates: 0, ignored: 0, dropped: 0 },
+    ])
+    expect(calls(registry, 'getManifest')).toEqual(['ns/app 1.0'])
+    expect(store.getRepositoryEntry('ns/app', '1.0')?.digest).toBe(image.digest)
+  })
+
+  test('merges deletes of a digest that waits for its confirmation', async () => {
+    const { mirror, registry } = setup()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+    await mirror.idle()
+    const release = hold(mirror, 'ns/app')
+
+    const result = mirror.acceptEvents(
+      [1, 2, 3].map(() => deleted('ns/app', { digest: image.digest })),
+      untrusted,
+    )
+    release()
+    await mirror.idle()
+
+    expect(result).toEqual({ queued: 1, merged: 2, duplicates: 0, ignored: 0, dropped: 0 })
+    expect(calls(registry, 'headManifest')).toEqual([`ns/app ${image.digest}`])
+  })
+
+  test('reads the registry when a merged claim names the digest the row already has', async () => {
+    const { store, mirror, registry } = setup()
+    const old = pushImage(registry, 'ns/app', '1.0')
+    mirror.acceptEvents([push('ns/app', '1.0', old.digest)], trusted)
+    await mirror.idle()
+    const next = pushImage(registry, 'ns/app', '1.0', { layers: ['new'] })
+    const release = hold(mirror, 'ns/app')
+
+    // a forged event claims the recorded digest right after the registry's own
+    mirror.acceptEvents([push('ns/app', '1.0', next.digest)], trusted)
+    mirror.acceptEvents([push('ns/app', '1.0', old.digest)], untrusted)
+    release()
+    await mirror.idle()
+
+    expect(store.getRepositoryEntry('ns/app', '1.0')?.digest).toBe(next.digest)
+  })
+
+  test('drops events over the pending limit without recording their ids, and asks for a sync', async () => {
+    const { store, mirror, registry } = setup(new FakeRegistry(), {
+      limits: { pending: 2 },
+    })
+    const images = ['1', '2', '3'].map((tag) => pushImage(registry, 'ns/app', tag))
+    const events = images.map((image, index) => push('ns/app', String(index + 1), image.digest))
+    const release = hold(mirror, 'ns/app')
+
+    const result = mirror.acceptEvents(events, trusted)
+    const syncing = mirror.syncStatus().running
+    release()
+    await mirror.syncDone()
+    await mirror.idle()
+    store.deleteRepository('ns/app')
+    const redelivered = mirror.acceptEvents([events[2] as RegistryEvent], trusted)
+    await mirror.idle()
+
+    expect(result).toEqual({ queued: 2, merged: 0, duplicates: 0, ignored: 0, dropped: 1 })
+    expect(syncing).toBe(true)
+    expect(redelivered).toEqual({ queued: 1, merged: 0, duplicates: 0, ignored: 0, dropped: 0 })
+    expect(store.rows().map((row) => row.tag)).toEqual(['3'])
+  })
+
+  test('takes at most the envelope limit of events from one envelope', async () => {
+    const { mirror } = setup(new FakeRegistry(), {
+      limits: { perEnvelope: 3, untrustedPerEnvelope: 2 },
+    })
+    const release = hold(mirror, 'ns/app')
+    const envelope = () => ['a', 'b', 'c', 'd'].map((tag) => push('ns/app', tag, unknown))
+
+    const fromRegistry = mirror.acceptEvents(envelope(), trusted)
+    const fromUser = mirror.acceptEvents(envelope(), untrusted)
+    release()
+    await mirror.idle()
+
+    expect([fromRegistry.queued + fromRegistry.merged, fromRegistry.dropped]).toEqual([3, 1])
+    expect([fromUser.queued + fromUser.merged, fromUser.dropped]).toEqual([2, 2])
+  })
+
+  test('holds untrusted senders to their own pending limit, and the registry still gets through', async () => {
+    const { mirror } = setup(new FakeRegistry(), { limits: { untrustedPending: 3 } })
+    const release = hold(mirror, 'ns/app')
+    const envelope = (prefix: string) =>
+      ['a', 'b'].map((tag) => push('ns/app', `${prefix}${tag}`, unknown))
+
+    const first = mirror.acceptEvents(envelope('x'), untrusted)
+    const second = mirror.acceptEvents(envelope('y'), untrusted)
+    const registry = mirror.acceptEvents(envelope('z'), trusted)
+    release()
+    await mirror.idle()
+
+    expect([first.queued, second.queued, second.dropped, registry.queued]).toEqual([2, 1, 1, 2])
+  })
+
+  test('gives an untrusted envelope at most 100 confirmations by default', async () => {
+    const { mirror } = setup()
+    const release = hold(mirror, 'ns/app')
+
+    const result = mirror.acceptEvents(
+      Array.from({ length: 150 }, (_, index) => push('ns/app', `t${index}`, unknown)),
+      untrusted,
+    )
+    release()
+    await mirror.idle()
+
+    expect([result.queued, result.dropped]).toEqual([100, 50])
+  })
+
+  test('waits for a re-read on a timer, so other work on the repository goes on', async () => {
+    const timers = manualTimers()
+    const { store, mirror, registry } = setup(new FakeRegistry(), {
+      pushConfirmDelaysMs: [800],
+      delay: timers.delay,
+    })
+    const other = pushImage(registry, 'ns/app', '2.0')
+
+    mirror.acceptEvents(
+      [push('ns/app', '1.0', unknown), push('ns/app', '2.0', other.digest)],
+      trusted,
+    )
+    await mirror.runExclusive('ns/app', async () => undefined)
+    const meanwhile = {
+      rows: store.rows().map((row) => row.tag),
+      timers: timers.waiting.map((timer) => timer.ms),
+    }
+    timers.fireAll()
+    await mirror.idle()
+
+    expect(meanwhile).toEqual({ rows: ['2.0'], timers: [800] })
+    expect(calls(registry, 'getManifest')).toEqual(['ns/app 1.0', 'ns/app 2.0', 'ns/app 1.0'])
+    expect(mirror.pending).toBe(0)
+  })
+
+  test('starts at most one catch-up sync per interval', async () => {
+    const timers = manualTimers()
+    const { mirror, registry } = setup(new FakeRegistry(), {
+      limits: { perEnvelope: 0 },
+      delay: timers.delay,
+      catchUpIntervalMs: 60_000,
+    })
+    const catalogReads = () => calls(registry, 'listRepositories').length
+
+    mirror.acceptEvents([push('ns/app', '1.0', unknown)], trusted)
+    await mirror.syncDone()
+    mirror.acceptEvents([push('ns/app', '1.0', unknown)], trusted)
+    mirror.acceptEvents([push('ns/app', '1.0', unknown)], trusted)
+    await mirror.syncDone()
+    const beforeTimer = catalogReads()
+    const waiting = timers.waiting.map((timer) => timer.ms)
+    timers.fireAll()
+    await mirror.requestSync()
+    await mirror.syncDone()
+
+    expect([beforeTimer, waiting, catalogReads()]).toEqual([1, [60_000], 2])
   })
 })

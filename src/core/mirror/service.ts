@@ -2,9 +2,24 @@ import type { Logger } from 'pino'
 
 import type { Config } from '../../config.ts'
 import { ConflictError, UnavailableError } from '../../errors.ts'
-import { createRegistryClient, RegistryError, SERVER_SUBJECT } from '../registry-client/index.ts'
+import {
+  createRegistryClient,
+  RegistryError,
+  RegistryUnavailableError,
+  SERVER_SUBJECT,
+} from '../registry-client/index.ts'
 import type { Store } from '../store.ts'
 import type { TokenSigner } from '../token-signer.ts'
+import {
+  CONFIRMATION_LIMITS,
+  ConfirmationQueue,
+  EnvelopeBudget,
+  FAILURE_RETRY_DELAYS_MS,
+  keyOf,
+  type Confirmation,
+  type ConfirmationLimits,
+  type ConfirmOutcome,
+} from './confirmations.ts'
 import { CreatedTimes } from './entry.ts'
 import { classifyEvent, eventIdOf, type EventWork, type RegistryEvent } from './events.ts'
 import { KeyedQueue, Limiter } from './keyed-queue.ts'
@@ -22,11 +37,14 @@ import type { MirrorRegistry } from './types.ts'
 export const LAST_SYNC_SETTING = 'mirror.last_sync'
 
 /**
- * Waits between HEADs of a pushed tag while the registry does not serve the pushed digest yet.
- * Registry 2.8 sends the push notification before it writes the tag, so the first HEAD can
+ * Waits between reads of a pushed tag while the registry does not serve the pushed digest yet.
+ * Registry 2.8 sends the push notification before it writes the tag, so the first read can
  * still see the old digest, or no tag at all.
  */
 export const PUSH_CONFIRM_DELAYS_MS: readonly number[] = [20, 50, 100, 200, 400, 800]
+
+/** The shortest time between two syncs asked for to catch up on events that were not taken. */
+export const CATCH_UP_INTERVAL_MS = 60_000
 
 /** How long a handled event id is remembered against redelivery. */
 export const EVENT_ID_RETENTION_SECONDS = 24 * 60 * 60
@@ -45,6 +63,14 @@ export interface MirrorServiceOptions {
   confirmConcurrency?: number
   /** Waits before re-reading a pushed tag that does not show the pushed digest yet. @default PUSH_CONFIRM_DELAYS_MS */
   pushConfirmDelaysMs?: readonly number[]
+  /** Waits before confirming again after the registry failed. @default FAILURE_RETRY_DELAYS_MS */
+  failureRetryDelaysMs?: readonly number[]
+  /** How much confirmation work is taken on. @default CONFIRMATION_LIMITS */
+  limits?: Partial<ConfirmationLimits>
+  /** The shortest time between two catch-up syncs. @default CATCH_UP_INTERVAL_MS */
+  catchUpIntervalMs?: number
+  /** Resolves after `ms` milliseconds, without keeping the process alive. @default a timer */
+  delay?: (ms: number) => Promise<void>
   /** Concurrency of every sync. @default those of `runSync` */
   sync?: Pick<SyncOptions, 'repositoryConcurrency' | 'tagConcurrency'>
 }
@@ -63,10 +89,14 @@ export interface Delivery {
 export interface AcceptResult {
   /** Queued for confirmation (or, for pulls, for counting). */
   queued: number
+  /** Merged into a confirmation already waiting for the same tag or deleted digest. */
+  merged: number
   /** Already handled: a redelivery. */
   duplicates: number
   /** Changing nothing: blob events, HEADs, the server's own reads, unknown actions. */
   ignored: number
+  /** Over the limits of the sender; a sync is asked for to catch up on them. */
+  dropped: number
 }
 
 /** The running sync, or else the last one. */
@@ -80,7 +110,9 @@ export interface SyncStatus {
  * The repository mirror: takes registry notifications as hints and confirms each with the
  * registry before changing a row, runs syncs, and keeps both from racing by serialising all
  * work on one repository (events in arrival order, a sync's pass over the repository as one
- * step).
+ * step, a catalog delete). A confirmation that must read a pushed tag again gives up its
+ * place and queues again after a short wait; each sender's events are held to limits (see
+ * {@link acceptEvents}).
  */
 export class MirrorService {
   readonly #store: Store
@@ -93,9 +125,14 @@ export class MirrorService {
   readonly #createdTimes = new CreatedTimes()
   readonly #syncOptions: Pick<SyncOptions, 'repositoryConcurrency' | 'tagConcurrency'>
   readonly #pushDelays: readonly number[]
+  readonly #delay: (ms: number) => Promise<void>
+  readonly #confirmations: ConfirmationQueue
+  readonly #catchUpIntervalMs: number
   #lastEventAt: number | null = null
   #running: Promise<SyncSummary> | null = null
   #progress: SyncSummary | null = null
+  #catchUp: Promise<void> | null = null
+  #lastCatchUpAt: number | null = null
 
   constructor(options: MirrorServiceOptions) {
     this.#store = options.store
@@ -106,6 +143,18 @@ export class MirrorService {
     this.#limiter = new Limiter(options.confirmConcurrency ?? 16)
     this.#syncOptions = options.sync ?? {}
     this.#pushDelays = options.pushConfirmDelaysMs ?? PUSH_CONFIRM_DELAYS_MS
+    this.#delay = options.delay ?? unrefDelay
+    this.#catchUpIntervalMs = options.catchUpIntervalMs ?? CATCH_UP_INTERVAL_MS
+    this.#confirmations = new ConfirmationQueue({
+      queue: this.#queue,
+      limits: { ...CONFIRMATION_LIMITS, ...options.limits },
+      delay: this.#delay,
+      failureRetryDelaysMs: options.failureRetryDelaysMs ?? FAILURE_RETRY_DELAYS_MS,
+      confirm: (confirmation) => this.#confirm(confirmation),
+      onFailure: (confirmation, error, willRetry) =>
+        this.#logFailure(confirmation, error, willRetry),
+      isTransient,
+    })
   }
 
   /** False when no registry is configured: no sync, and events are not confirmed. */
@@ -119,16 +168,23 @@ export class MirrorService {
   }
 
   /**
-   * Takes the events of one authenticated envelope: drops redeliveries by event id, and queues
-   * what each asks for behind earlier work on the same repository. Returns at once; the
-   * confirmations run in the background (see {@link idle}).
+   * Takes the events of one authenticated envelope: drops redeliveries by event id, merges an
+   * event into a confirmation already waiting for the same tag (or deleted digest), and queues
+   * the others behind earlier work on the same repository. Returns at once; the confirmations
+   * run in the background (see {@link idle}).
+   *
+   * Each sender is held to its limits (see `ConfirmationLimits`): the registry and admins may
+   * add more work per envelope and in all than other users, whose events are only hints
+   * anyway. Events over the limits are dropped with one warning, their ids are not recorded
+   * (a redelivery is taken again), and a sync is asked for to catch up.
    */
   acceptEvents(events: readonly RegistryEvent[], delivery: Delivery): AcceptResult {
     const now = this.#now()
     this.#lastEventAt = now
     const nowSeconds = Math.floor(now / 1000)
     const rules = { ownActors: this.#ownActors, countPulls: delivery.trusted, nowSeconds }
-    const result: AcceptResult = { queued: 0, duplicates: 0, ignored: 0 }
+    const result: AcceptResult = { queued: 0, merged: 0, duplicates: 0, ignored: 0, dropped: 0 }
+    const budget = new EnvelopeBudget(delivery.trusted)
 
     for (const event of events) {
       const work = classifyEvent(event, rules)
@@ -144,6 +200,10 @@ export class MirrorService {
         result.ignored++
         continue
       }
+      if (!this.#confirmations.canTake(budget, work.kind === 'pull' ? null : keyOf(work))) {
+        result.dropped++
+        continue
+      }
       const id = eventIdOf(event)
       if (
         id !== null &&
@@ -152,11 +212,58 @@ export class MirrorService {
         result.duplicates++
         continue
       }
-      this.#enqueue(this.#registry, work, delivery.trusted)
-      result.queued++
+      if (work.kind === 'pull') {
+        const { repository, target } = work
+        this.#confirmations.other(budget, repository, () => {
+          this.#store.addPulls(repository, target, 1)
+        })
+        result.queued++
+      } else {
+        result[this.#confirmations.take(budget, work)]++
+      }
+    }
+    if (result.dropped > 0) {
+      this.#log.warn(
+        { dropped: result.dropped, trusted: delivery.trusted, pending: this.pending },
+        'notification events dropped over the confirmation limits; a sync will catch up',
+      )
+      void this.requestSync()
     }
 
     return result
+  }
+
+  /**
+   * Asks for a sync to catch up on events the mirror could not take (dropped over its limits,
+   * or a notification too large to read): one starts now, or once the running one has ended
+   * (it may have read a repository before the lost events), and at most one per
+   * `catchUpIntervalMs`; asking again meanwhile changes nothing. Does nothing without a
+   * registry. Resolves once the sync has started.
+   */
+  requestSync(): Promise<void> {
+    if (this.#registry === null) {
+      return Promise.resolve()
+    }
+    if (this.#catchUp !== null) {
+      return this.#catchUp
+    }
+    const wait =
+      this.#lastCatchUpAt === null ? 0 : this.#lastCatchUpAt + this.#catchUpIntervalMs - this.#now()
+    if (wait <= 0 && this.#running === null) {
+      this.#startCatchUp()
+      return Promise.resolve()
+    }
+    const asked = (async () => {
+      if (wait > 0) {
+        await this.#delay(wait)
+      }
+      await this.#running?.catch(() => undefined)
+      this.#catchUp = null
+      this.#startCatchUp()
+    })()
+    this.#catchUp = asked
+
+    return asked
   }
 
   /**
@@ -168,14 +275,23 @@ export class MirrorService {
     return this.#queue.run(repository, task)
   }
 
-  /** Resolves once every queued confirmation (and a running sync's work) is done. */
-  idle(): Promise<void> {
-    return this.#queue.idle()
+  /**
+   * Resolves once every queued confirmation (and a running sync's work) is done, including
+   * re-reads that wait on a timer.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.#queue.idle()
+      if (this.#confirmations.delayed === 0 && this.#queue.pending === 0) {
+        return
+      }
+      await this.#confirmations.timersIdle()
+    }
   }
 
-  /** Confirmations and sync steps queued or running. */
+  /** Confirmations and sync steps queued, running or waiting for a re-read. */
   get pending(): number {
-    return this.#queue.pending
+    return this.#queue.pending + this.#confirmations.delayed
   }
 
   /**
@@ -247,40 +363,36 @@ export class MirrorService {
     return done
   }
 
-  // KNOWN LIMIT: an event whose confirmation fails (the registry unreachable, a 5xx that
-  // outlasts the retries) is not tried again, since its id is already recorded; the mirror
-  // catches up with that tag at the next sync.
-  #enqueue(registry: MirrorRegistry, work: EventWork, trusted: boolean): void {
-    const { repository } = work
-    void this.#queue
-      .run(repository, () => this.#apply(registry, work, trusted))
-      .catch((error: unknown) => {
-        this.#log.warn(
-          { repository, kind: work.kind, err: error instanceof Error ? error.message : error },
-          'event not confirmed',
-        )
-      })
-  }
-
-  /** Confirms one event's work; holds the repository's queue slot, and a limiter slot per call. */
-  async #apply(registry: MirrorRegistry, work: EventWork, trusted: boolean): Promise<void> {
-    switch (work.kind) {
-      case 'tag':
-        return this.#confirmTag(registry, work, trusted)
-      case 'digest-delete':
-        return this.#limiter.run(() =>
-          this.#confirmDigestGone(registry, work.repository, work.digest),
-        )
-      case 'pull':
-        this.#store.addPulls(work.repository, work.target, 1)
-        return
+  #startCatchUp(): void {
+    this.#lastCatchUpAt = this.#now()
+    if (this.startSync()) {
+      this.#log.info('catch-up sync started')
     }
   }
 
   /**
-   * Re-reads a tag. For a push, the read is repeated a few times while it does not show the
-   * pushed digest or fails on the registry's side (registry 2.8 answers 500 while it writes the
-   * tag); then whatever the registry serves is recorded, never the event's claim.
+   * Confirms one event's work in the repository's slot (and a limiter slot per registry call).
+   * Asks to be run again later, rather than waiting in the slot, while a pushed tag does not
+   * show its digest yet.
+   */
+  async #confirm(confirmation: Confirmation): Promise<ConfirmOutcome> {
+    const registry = this.#registry
+    if (registry === null) {
+      return 'done'
+    }
+    const { work } = confirmation
+    if (work.kind === 'digest-delete') {
+      await this.#limiter.run(() => this.#confirmDigestGone(registry, work.repository, work.digest))
+      return 'done'
+    }
+    return this.#confirmTag(registry, confirmation, work)
+  }
+
+  /**
+   * Re-reads a tag. For a push, the read is asked for again after each of the push delays
+   * while it does not show the pushed digest or fails on the registry's side (registry 2.8
+   * answers 500 while it writes the tag); then whatever the registry serves is recorded, never
+   * the event's claim.
    *
    * Costs: a push of the digest the row already has needs no read at all, since whatever it
    * claims changes nothing (a redelivery, or a re-push of the same image); any other push costs
@@ -288,22 +400,22 @@ export class MirrorService {
    */
   async #confirmTag(
     registry: MirrorRegistry,
+    confirmation: Confirmation,
     work: EventWork & { kind: 'tag' },
-    trusted: boolean,
-  ): Promise<void> {
+  ): Promise<ConfirmOutcome> {
     const { repository, tag, claimedDigest } = work
     const existing = this.#store.getRepositoryEntry(repository, tag)
     const recorded = existing !== null && existing.mediaType !== ''
-    if (
+    const nothingToDo =
       claimedDigest === undefined
         ? existing === null
         : recorded && existing.digest === claimedDigest
-    ) {
-      return
+    if (nothingToDo && !confirmation.mustRead) {
+      return 'done'
     }
     const context = { store: this.#store, client: registry, createdTimes: this.#createdTimes }
     // anyone may claim any time; only the registry's own word and an admin's are taken
-    const pushedAt = () => (trusted ? work.pushedAt : Math.floor(this.#now() / 1000))
+    const pushedAt = () => confirmation.eventPushedAt ?? Math.floor(this.#now() / 1000)
 
     let outcome: TagOutcome
     if (claimedDigest === undefined) {
@@ -312,48 +424,60 @@ export class MirrorService {
         refreshTag(context, repository, tag, pushedAt(), existing, head),
       )
     } else {
-      const fetched = await this.#readUntil(claimedDigest, () =>
+      const fetched = await this.#readPushed(confirmation, claimedDigest, () =>
         registry.getManifest(repository, tag),
       )
+      if (fetched === 'later') {
+        return { readAgainInMs: this.#pushDelays[confirmation.reads++] ?? 0 }
+      }
       outcome = await this.#limiter.run(() =>
         recordTag(context, { repository, tag, pushedAt: pushedAt(), existing, fetched }),
       )
     }
     this.#log.debug({ repository, tag, outcome }, 'tag confirmed')
+
+    return 'done'
   }
 
   /**
-   * Reads a tag (HEAD or GET); with a claimed digest, reads again after each delay while the
-   * answer does not show it or is a server error. The last answer is returned (or thrown).
+   * Reads a pushed tag. Answers `later` while the read does not show the claimed digest (or
+   * fails on the registry's side) and re-reads are left; else returns the answer or throws.
    */
-  async #readUntil<T extends { digest: string }>(
-    claimedDigest: string | undefined,
+  async #readPushed<T extends { digest: string }>(
+    confirmation: Confirmation,
+    claimedDigest: string,
     read: () => Promise<T | null>,
-  ): Promise<T | null> {
-    const attempt = async (): Promise<{ value: T | null } | { error: unknown }> => {
-      try {
-        return { value: await this.#limiter.run(read) }
-      } catch (error) {
-        if (claimedDigest !== undefined && isServerError(error)) {
-          return { error }
-        }
-        throw error
+  ): Promise<T | null | 'later'> {
+    const readsLeft = confirmation.reads < this.#pushDelays.length
+    let value: T | null
+    try {
+      value = await this.#limiter.run(read)
+    } catch (error) {
+      if (readsLeft && isServerError(error)) {
+        return 'later'
       }
+      throw error
+    }
+    if (readsLeft && value?.digest !== claimedDigest) {
+      return 'later'
     }
 
-    let result = await attempt()
-    for (const delay of claimedDigest === undefined ? [] : this.#pushDelays) {
-      if ('value' in result && result.value?.digest === claimedDigest) {
-        break
-      }
-      await Bun.sleep(delay)
-      result = await attempt()
-    }
-    if ('error' in result) {
-      throw result.error
-    }
+    return value
+  }
 
-    return result.value
+  #logFailure(confirmation: Confirmation, error: unknown, willRetry: boolean): void {
+    const { work } = confirmation
+    const fields = {
+      repository: work.repository,
+      ...(work.kind === 'tag' ? { tag: work.tag } : { digest: work.digest }),
+      attempt: confirmation.failures + 1,
+      err: error instanceof Error ? error.message : error,
+    }
+    if (willRetry) {
+      this.#log.debug(fields, 'event not confirmed yet; trying again')
+    } else {
+      this.#log.warn(fields, 'event not confirmed; the next sync catches up')
+    }
   }
 
   /** Drops the rows of a manifest once the registry confirms it no longer has it. */
@@ -448,4 +572,23 @@ function clientFor(options: CreateMirrorServiceOptions): MirrorRegistry | null {
 /** The registry answered with a 5xx: worth asking again shortly. */
 function isServerError(error: unknown): boolean {
   return error instanceof RegistryError && error.kind === 'registry' && error.status >= 500
+}
+
+/** The registry failed rather than refused: a 5xx, a 429, no answer at all. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof RegistryUnavailableError) {
+    return true
+  }
+  return (
+    error instanceof RegistryError &&
+    error.kind === 'registry' &&
+    (error.status >= 500 || error.status === 429)
+  )
+}
+
+/** A timer that does not keep the process alive. */
+function unrefDelay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms).unref()
+  })
 }
