@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 
+import { mkdir, rename, rmdir } from 'node:fs/promises'
+
 import type { SyncStatus } from '../../src/core/mirror/index.ts'
 import type { RepositoryEntry } from '../../src/core/store.ts'
 import { ANONYMOUS_OWNER_ID } from '../../src/core/store.ts'
@@ -369,6 +371,37 @@ describe('the mirror with a real registry', () => {
     expect(server.store.listRepositoryEntries('flood/app').map((entry) => entry.tag)).toEqual([
       'real',
     ])
+  })
+
+  test('confirms an event again once the registry stops failing for longer than a push takes', async () => {
+    const retried = await image('retry')
+    await push(retried.ref, 'retry/app:1.0')
+    await until('retry/app:1.0', () => row('retry/app', '1.0'))
+    await server.mirror.idle()
+    server.store.deleteRepository('retry/app')
+    // a tag link the registry cannot read makes it answer 500 for the tag
+    const link = `${registry.dataDir}/docker/registry/v2/repositories/retry/app/_manifests/tags/1.0/current/link`
+    await rename(link, `${link}.aside`)
+    await mkdir(link)
+    const failures = () =>
+      registry
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('"GET /v2/retry/app/manifests/1.0 HTTP/1.1" 500')).length
+
+    const response = await server.handle('/api/v1/registry/events', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET}` },
+      body: JSON.stringify({ events: [pushEvent('retry/app', '1.0', retried.manifestDigest)] }),
+    })
+    // every quick re-read of the push has failed before the registry heals
+    await until('the re-reads of the push', () => failures() >= 7)
+    await rmdir(link)
+    await rename(`${link}.aside`, link)
+    const entry = await until('the confirmation after the failure', () => row('retry/app', '1.0'))
+
+    expect(response.status).toBe(200)
+    expect(entry.digest).toBe(retried.manifestDigest)
   })
 
   test('removes nothing for forged deletes of a manifest the registry still has', async () => {

@@ -22,13 +22,12 @@ export const CONFIRMATION_LIMITS: Readonly<ConfirmationLimits> = {
 }
 
 /**
- * Waits before confirming an event again after the registry failed (a 5xx, a refused
- * connection, a timeout).
- *
- * KNOWN LIMIT: none yet: an event whose confirmation fails is not tried again, since its id
- * is already recorded; the mirror catches up with that tag at the next sync.
+ * Waits before confirming an event again after the registry failed (a 5xx, a 429, a refused
+ * connection, a timeout): about a minute in all, after which the event is left to the next
+ * sync. Its id is already recorded, so a redelivery would be taken as a duplicate; these
+ * retries are what keeps a passing failure from losing the event.
  */
-export const FAILURE_RETRY_DELAYS_MS: readonly number[] = []
+export const FAILURE_RETRY_DELAYS_MS: readonly number[] = [1000, 2000, 4000, 8000, 16_000, 32_000]
 
 /** The work a confirmation does: re-read a tag, or check that a manifest is gone. */
 export type ConfirmWork = Exclude<EventWork, { kind: 'pull' }>

@@ -40,9 +40,22 @@ const hold = (mirror: MirrorService, repository: string) => {
 /** Timers that fire only when told to, for re-reads and catch-up syncs. */
 const manualTimers = () => {
   const waiting: { ms: number; fire: () => void }[] = []
-  const delay = (ms: number) => new Promise<void>((resolve) => waiting.push({ ms, fire: resolve }))
+  const asked: number[] = []
+  let onAsk: () => void = () => undefined
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      waiting.push({ ms, fire: resolve })
+      asked.push(ms)
+      onAsk()
+    })
   const fireAll = () => waiting.splice(0).forEach((timer) => timer.fire())
-  return { delay, waiting, fireAll }
+  /** Resolves once `count` timers have been asked for in all. */
+  const asks = (count: number) =>
+    new Promise<void>((resolve) => {
+      onAsk = () => asked.length >= count && resolve()
+      onAsk()
+    })
+  return { delay, waiting, asked, fireAll, asks }
 }
 
 const calls = (registry: FakeRegistry, operation: string) =>
@@ -629,5 +642,82 @@ describe('MirrorService limits', () => {
     await mirror.syncDone()
 
     expect([beforeTimer, waiting, catalogReads()]).toEqual([1, [60_000], 2])
+  })
+})
+
+describe('MirrorService failures', () => {
+  const setupFailing = () => {
+    const timers = manualTimers()
+    const fixture = setup(new FakeRegistry(), { delay: timers.delay })
+    return { ...fixture, timers }
+  }
+  /** Fires every timer as it is asked for, `count` times. */
+  const fireEach = async (timers: ReturnType<typeof manualTimers>, count: number) => {
+    for (let fired = 1; fired <= count; fired++) {
+      await timers.asks(fired)
+      timers.fireAll()
+    }
+  }
+
+  test('confirms an event again after the registry fails, with growing waits', async () => {
+    const { store, mirror, registry, timers } = setupFailing()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    registry.fail('getManifest', 'server-error')
+
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+    await timers.asks(1)
+    timers.fireAll()
+    await timers.asks(2)
+    registry.heal()
+    timers.fireAll()
+    await mirror.idle()
+
+    expect(timers.asked).toEqual([1000, 2000])
+    expect(store.getRepositoryEntry('ns/app', '1.0')?.digest).toBe(image.digest)
+  })
+
+  test('tries a delete again while the registry cannot be reached', async () => {
+    const { store, mirror, registry, timers } = setupFailing()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+    await mirror.idle()
+    registry.deleteManifest('ns/app', image.digest)
+    registry.fail('headManifest', 'refused')
+
+    mirror.acceptEvents([deleted('ns/app', { digest: image.digest })], trusted)
+    await timers.asks(1)
+    registry.heal()
+    timers.fireAll()
+    await mirror.idle()
+
+    expect(store.rows()).toEqual([])
+  })
+
+  test('gives up after the last wait and leaves the event to the next sync', async () => {
+    const { store, mirror, registry, timers } = setupFailing()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    registry.fail('getManifest', 'timeout')
+
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+    await fireEach(timers, 6)
+    await mirror.idle()
+
+    expect([calls(registry, 'getManifest').length, timers.asked, mirror.pending]).toEqual([
+      7,
+      [1000, 2000, 4000, 8000, 16_000, 32_000],
+      0,
+    ])
+    expect(store.rows()).toEqual([])
+  })
+
+  test('does not try again when the registry refuses this server', async () => {
+    const { mirror, registry, timers } = setupFailing()
+    const image = pushImage(registry, 'ns/app', '1.0')
+    registry.fail('getManifest', 'unauthorized')
+
+    mirror.acceptEvents([push('ns/app', '1.0', image.digest)], trusted)
+    await mirror.idle()
+
+    expect([calls(registry, 'getManifest').length, timers.asked]).toEqual([1, []])
   })
 })
