@@ -6,12 +6,13 @@ import type { Authenticator } from './core/authenticator.ts'
 import { createMirrorService, type MirrorService } from './core/mirror/index.ts'
 import { createRegistryClient, type RegistryClient } from './core/registry-client/index.ts'
 import type { Store } from './core/store.ts'
+import { AppError } from './errors.ts'
 import { handleError } from './http-errors.ts'
 import { adminApiPlugin } from './plugins/admin-api/index.ts'
 import { authRealmPlugin, type RegistryTokenSigner } from './plugins/auth-realm/index.ts'
 import { gcCronPlugin } from './plugins/gc-cron/index.ts'
 import { loggerPlugin } from './plugins/logger/index.ts'
-import { registryEventsPlugin } from './plugins/registry-events/index.ts'
+import { EVENTS_PATH, registryEventsPlugin } from './plugins/registry-events/index.ts'
 
 export interface AppDeps {
   config: Config
@@ -52,6 +53,7 @@ export const createApp = (deps: AppDeps) => {
 
   return new Elysia({ serve: { maxRequestBodySize: MAX_REQUEST_BODY_BYTES } })
     .onError((context) => handleError(log, context))
+    .onRequest(({ request, set }) => limitBody(request, set))
     .use(loggerPlugin({ log, config: config.logger }))
     .get('/ping', () => 'pong')
     .use(
@@ -95,11 +97,53 @@ export const createApp = (deps: AppDeps) => {
 export type App = ReturnType<typeof createApp>
 
 /**
- * Largest request body the server reads. Nothing it serves takes more than a small JSON
- * document or form, and a larger cap would let anyone fill its memory with bodies it reads
- * before knowing who sent them.
+ * Largest request body the listener takes at all: room for the largest notification the
+ * registry may send (its events list every layer of a manifest, with their annotations), which
+ * must never get an error the registry would retry forever. The notification route reads at
+ * most `MAX_EVENTS_BODY_BYTES` of it, and only from an authenticated sender.
  */
-export const MAX_REQUEST_BODY_BYTES = 1024 * 1024
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024
+
+/**
+ * Largest body of any other route: nothing else takes more than a small JSON document or
+ * form, and some routes (the UI login, the token endpoint) read theirs before they know who
+ * sent it.
+ */
+export const MAX_ROUTE_BODY_BYTES = 1024 * 1024
+
+/**
+ * Holds every route but the notification endpoint to {@link MAX_ROUTE_BODY_BYTES} before its
+ * body is read: a larger declared length gets 413, and a body without a length (chunked) gets
+ * 411, since its size is only known once it has been read. The connection is closed after
+ * such an answer, as the body is never read.
+ *
+ * @throws AppError `TOO_LARGE` (413) or `LENGTH_REQUIRED` (411)
+ */
+const limitBody = (request: Request, set: { headers: Record<string, unknown> }): void => {
+  if (new URL(request.url).pathname === EVENTS_PATH) {
+    return
+  }
+  const length = request.headers.get('content-length')
+  let refusal: AppError | null = null
+  if (length === null && request.headers.has('transfer-encoding')) {
+    refusal = new AppError(
+      'LENGTH_REQUIRED',
+      411,
+      'send the request body with a Content-Length; this route does not read chunked bodies',
+    )
+  } else if (length !== null && Number(length) > MAX_ROUTE_BODY_BYTES) {
+    refusal = new AppError(
+      'TOO_LARGE',
+      413,
+      `the request body is larger than ${MAX_ROUTE_BODY_BYTES} bytes, the most this route reads`,
+    )
+  }
+  if (refusal !== null) {
+    // otherwise the unread body keeps the connection, and a graceful stop, waiting
+    set.headers.connection = 'close'
+    throw refusal
+  }
+}
 
 /** The registry client for `registry.host`, or `null` when it is not set. */
 const registryOf = ({ config, signer, log }: AppDeps): RegistryClient | null =>

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 
-import { mkdir, rename, rmdir } from 'node:fs/promises'
+import { mkdir, readFile, rename, rmdir, writeFile } from 'node:fs/promises'
 
 import type { SyncStatus } from '../../src/core/mirror/index.ts'
 import type { RepositoryEntry } from '../../src/core/store.ts'
@@ -19,7 +19,7 @@ import {
   TEST_SERVICE,
   type TestServer,
 } from '../helpers.ts'
-import { writeOciImage, writeOciIndex, type OciImage } from '../support/oci-image.ts'
+import { sha256Digest, writeOciImage, writeOciIndex, type OciImage } from '../support/oci-image.ts'
 import { startRegistry, type RegistryAuth, type RunningRegistry } from '../support/registry.ts'
 import { skopeoCopy, skopeoDelete, skopeoInspect } from '../support/skopeo.ts'
 import { tempDir, type TempDir } from '../support/temp.ts'
@@ -101,6 +101,29 @@ const push = async (
   })
   expect(pushed.stderr).toBe('')
   expect(pushed.exitCode).toBe(0)
+}
+
+/**
+ * Gives the layer of an image in its OCI layout an annotation of `bytes` characters, which the
+ * registry repeats in its push notification; returns the new manifest digest.
+ */
+const annotateLayer = async (ref: string, bytes: number): Promise<string> => {
+  const dir = ref.slice('oci:'.length, ref.lastIndexOf(':'))
+  const indexPath = `${dir}/index.json`
+  const index = JSON.parse(await readFile(indexPath, 'utf8')) as {
+    manifests: { digest: string; size: number }[]
+  }
+  const entry = index.manifests[0]!
+  const manifest = JSON.parse(
+    await readFile(`${dir}/blobs/sha256/${entry.digest.slice(7)}`, 'utf8'),
+  )
+  manifest.layers[0].annotations = { 'org.example.note': 'x'.repeat(bytes) }
+  const text = new TextEncoder().encode(JSON.stringify(manifest))
+  const digest = sha256Digest(text)
+  await writeFile(`${dir}/blobs/sha256/${digest.slice(7)}`, text)
+  index.manifests[0] = { ...entry, digest, size: text.length }
+  await writeFile(indexPath, JSON.stringify(index))
+  return digest
 }
 
 /** A registry token from the realm, for reads done by hand. */
@@ -291,6 +314,16 @@ describe('the mirror with a real registry', () => {
 
     expect(deleted.exitCode).toBe(0)
     expect(row('ns/keep', '1.0')?.digest).toBe(shared.manifestDigest)
+  })
+
+  test('records a push whose notification is larger than 1 MiB', async () => {
+    const big = await image('annotated')
+    const digest = await annotateLayer(big.ref, 1_200_000)
+
+    await push(big.ref, 'big/app:1.0')
+    const entry = await until('big/app:1.0', () => row('big/app', '1.0'))
+
+    expect([entry.digest, (await served('big/app', '1.0')).digest]).toEqual([digest, digest])
   })
 
   test('records every event of an envelope', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 
 import { pushImage } from '../../core/mirror/test-fakes.ts'
+import { MAX_EVENTS_BODY_BYTES } from './index.ts'
 import { createEventsApp, EVENTS_SECRET } from './test-app.ts'
 
 const V1 = 'application/vnd.docker.distribution.events.v1+json'
@@ -208,13 +209,32 @@ describe('POST /api/v1/registry/events', () => {
     })
   })
 
-  test('refuses a body over the size limit', async () => {
+  test('answers 200 to a body over the size limit, reads none of it, and asks for a sync', async () => {
     using events = await createEventsApp()
-    const huge = JSON.stringify({ events: [], pad: 'x'.repeat(5 * 1024 * 1024) })
+    const image = pushImage(events.registry, 'ns/app', '1.0')
+    const huge = envelope({
+      ...pushEvent('ns/app', '1.0', image.digest),
+      pad: 'x'.repeat(MAX_EVENTS_BODY_BYTES),
+    })
 
     const response = await events.post(huge, bearer)
+    await events.mirror.syncDone()
 
-    expect(response.status).toBe(400)
+    expect(await answer(response)).toEqual({ status: 200, body: OK })
+    expect(events.registry.calls.map(([call]) => call)).toEqual([
+      'listRepositories',
+      'listTags',
+      'getManifest',
+      'getBlob',
+    ])
+  })
+
+  test('refuses a body over the size limit from a sender it does not know, unread', async () => {
+    using events = await createEventsApp()
+
+    const response = await events.post('x'.repeat(MAX_EVENTS_BODY_BYTES + 1), {})
+
+    expect([response.status, events.registry.calls]).toEqual([401, []])
   })
 
   test('remembers when the last notification arrived', async () => {

@@ -5,17 +5,21 @@ import type { Config } from '../../config.ts'
 import type { Authenticator } from '../../core/authenticator.ts'
 import { parseEnvelope, type MirrorService } from '../../core/mirror/index.ts'
 import { UnauthorizedError } from '../../errors.ts'
-import { readTextBody } from './body.ts'
+import { BodyTooLargeError, readTextBody } from './body.ts'
 import { authenticateSender, type EventSender } from './credentials.ts'
 
 export { authenticateSender, type EventSender, type SenderCheck } from './credentials.ts'
-export { readTextBody } from './body.ts'
+export { BodyTooLargeError, readTextBody } from './body.ts'
 
 /** Where the registry posts its notifications (`notifications.endpoints[].url`). */
 export const EVENTS_PATH = '/api/v1/registry/events'
 
-/** Largest notification body read; a registry envelope is a few kilobytes. */
-export const MAX_EVENTS_BODY_BYTES = 4 * 1024 * 1024
+/**
+ * Largest notification body kept. An envelope is a few kilobytes, but its events list every
+ * layer of a manifest with their annotations, so one may come near the 4 MiB a manifest may
+ * have. A larger body is read, thrown away and answered 200, and a sync catches up.
+ */
+export const MAX_EVENTS_BODY_BYTES = 8 * 1024 * 1024
 
 /** Dependencies of {@link registryEventsPlugin}. */
 export interface RegistryEventsDeps {
@@ -34,7 +38,8 @@ export interface RegistryEventsDeps {
  * - Any content type is read as JSON (registry 2.x sends `…events.v1+json`, 3.x `…events.v2+json`).
  * - Every well-formed envelope gets 200 at once, whatever its events (blob events, `mount`,
  *   unknown actions, redeliveries): any other status would stall the registry's queue, which
- *   retries forever. Only a body that is not an envelope gets 400.
+ *   retries forever. So does a body over `MAX_EVENTS_BODY_BYTES`, which is thrown away with a
+ *   warning while a sync catches up. Only a body that is not an envelope gets 400.
  * - The mirror confirms each event with the registry in the background. Pull counts and push
  *   times are taken only from the registry itself (the secret) or an admin, since they cannot
  *   be confirmed; other users' pushes get the time of their confirmation.
@@ -59,11 +64,26 @@ export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
         throw error
       })
 
-      const events = parseEnvelope(await readTextBody(request, MAX_EVENTS_BODY_BYTES))
+      let text: string
+      try {
+        text = await readTextBody(request, MAX_EVENTS_BODY_BYTES)
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) {
+          throw error
+        }
+        // an error would be retried forever and block every later notification
+        log.warn(
+          { bytes: error.bytes, maxBytes: MAX_EVENTS_BODY_BYTES, via: sender.via },
+          'notification too large to read; a sync will catch up',
+        )
+        void deps.mirror.requestSync()
+        return OK
+      }
+      const events = parseEnvelope(text)
       const result = deps.mirror.acceptEvents(events, { trusted: isTrusted(sender) })
       log.debug({ ...result, via: sender.via }, 'notification accepted')
 
-      return { error: false, message: 'ok', id: 0, data: null }
+      return OK
     },
     // NOTE: the registry's own content types are unknown to the framework, which would hand
     // the handler no body at all; the body is read and parsed here instead.
@@ -72,4 +92,6 @@ export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
 }
 
 /** The registry itself, or an admin: trusted with pull counts and push times. */
+const OK = { error: false, message: 'ok', id: 0, data: null }
+
 const isTrusted = (sender: EventSender): boolean => sender.via === 'secret' || sender.isAdmin
