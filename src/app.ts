@@ -3,12 +3,13 @@ import type { Logger } from 'pino'
 
 import type { Config } from './config.ts'
 import type { Authenticator } from './core/authenticator.ts'
+import type { HtpasswdFile } from './core/htpasswd.ts'
 import { createMirrorService, type MirrorService } from './core/mirror/index.ts'
 import { createRegistryClient, type RegistryClient } from './core/registry-client/index.ts'
 import type { Store } from './core/store.ts'
 import { AppError } from './errors.ts'
 import { handleError } from './http-errors.ts'
-import { adminApiPlugin } from './plugins/admin-api/index.ts'
+import { adminApiPlugin, type AdminApiDeps } from './plugins/admin-api/index.ts'
 import { authRealmPlugin, type RegistryTokenSigner } from './plugins/auth-realm/index.ts'
 import { gcCronPlugin } from './plugins/gc-cron/index.ts'
 import { loggerPlugin } from './plugins/logger/index.ts'
@@ -29,7 +30,13 @@ export interface AppDeps {
    * @default built from `config` when registry.host is set
    */
   registry?: RegistryClient | null
-  /** Called after every change to the user table; basic mode rewrites htpasswd then. */
+  /**
+   * The htpasswd file of basic mode: rewritten after every change to the user table, and its
+   * write failures reported by the health check and in the answers of user changes.
+   * @default none
+   */
+  htpasswd?: HtpasswdFile | null
+  /** Called after every change to the user table. @default a rewrite of `htpasswd` */
   onUsersChanged?: () => void
   now?: () => number
 }
@@ -51,6 +58,22 @@ export const createApp = (deps: AppDeps) => {
       now: deps.now,
     })
 
+  const htpasswd = deps.htpasswd ?? null
+  const adminDeps: AdminApiDeps & { htpasswd: HtpasswdFile | null } = {
+    store: deps.store,
+    log,
+    config,
+    authenticator: deps.authenticator,
+    sessionSecret: deps.sessionSecret,
+    onUsersChanged: deps.onUsersChanged ?? (htpasswd ? () => htpasswd.rewrite() : undefined),
+    registry,
+    mirror,
+    // catalog deletes wait for the mirror's work on the same repository, and it for them
+    repositoryLock: mirror,
+    // NOTE: read by the health check, which the admin API builds from these same deps
+    htpasswd,
+  }
+
   return new Elysia({ serve: { maxRequestBodySize: MAX_REQUEST_BODY_BYTES } })
     .onError((context) => handleError(log, context))
     .onRequest(({ request, set }) => limitBody(request, set))
@@ -66,20 +89,8 @@ export const createApp = (deps: AppDeps) => {
         now: deps.now,
       }),
     )
-    .use(
-      adminApiPlugin({
-        store: deps.store,
-        log,
-        config,
-        authenticator: deps.authenticator,
-        sessionSecret: deps.sessionSecret,
-        onUsersChanged: deps.onUsersChanged,
-        registry,
-        mirror,
-        // catalog deletes wait for the mirror's work on the same repository, and it for them
-        repositoryLock: mirror,
-      }),
-    )
+    .use(htpasswd ? htpasswdNotice(htpasswd) : new Elysia({ name: 'htpasswd-notice' }))
+    .use(adminApiPlugin(adminDeps))
     .use(registryEventsPlugin({ mirror, authenticator: deps.authenticator, config, log }))
     .use(
       gcCronPlugin({
@@ -144,6 +155,38 @@ const limitBody = (request: Request, set: { headers: Record<string, unknown> }):
     throw refusal
   }
 }
+
+/** The admin API routes that change the user table. */
+const USER_CHANGE = /^\/api\/v1\/users(?:\/\d+|\/me\/password)?$/
+
+/**
+ * In basic mode, answers a change to the users once the htpasswd file has been written, and
+ * says in the answer's message when it could not be: the change is saved, but the registry
+ * still reads the old file until a later attempt succeeds.
+ */
+const htpasswdNotice = (htpasswd: HtpasswdFile) =>
+  new Elysia({ name: 'htpasswd-notice' }).onAfterHandle(
+    { as: 'global' },
+    async ({ request, responseValue }) => {
+      if (request.method === 'GET' || !USER_CHANGE.test(new URL(request.url).pathname)) {
+        return
+      }
+      await htpasswd.idle()
+      const error = htpasswd.writeError
+      if (error === null || !isEnvelope(responseValue)) {
+        return
+      }
+      return {
+        ...responseValue,
+        message: `${responseValue.message}; the registry's htpasswd file could not be updated yet (${error}); it is tried again until it works`,
+      }
+    },
+  )
+
+const isEnvelope = (value: unknown): value is { message: string } =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { message?: unknown }).message === 'string'
 
 /** The registry client for `registry.host`, or `null` when it is not set. */
 const registryOf = ({ config, signer, log }: AppDeps): RegistryClient | null =>

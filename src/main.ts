@@ -114,17 +114,8 @@ const serve = async (
   const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
   const sessionSecret = await resolveSessionSecret(store, config, log)
   const htpasswd = await startHtpasswd({ config, store, log })
-  const onUsersChanged = htpasswd ? () => htpasswd.rewrite() : undefined
 
-  const app = createApp({
-    config,
-    log,
-    store,
-    authenticator,
-    signer,
-    sessionSecret,
-    onUsersChanged,
-  })
+  const app = createApp({ config, log, store, authenticator, signer, sessionSecret, htpasswd })
   // Without reusePort: false a second instance would silently share the port with the first.
   app.listen({
     hostname: config.listen === '*' ? '0.0.0.0' : config.listen,
@@ -151,6 +142,7 @@ const serve = async (
   const stop = async (signal: string) => {
     log.info({ signal }, 'stopping')
     await app.stop()
+    htpasswd?.stop()
     await htpasswd?.idle()
     store.close()
     process.exit(0)

@@ -33,6 +33,24 @@ const user = (login: string, passwordHash: string, disabled = false): UserWithHa
   passwordHash,
 })
 
+/** Timers that fire only when told to; `fire` waits for the writes they start. */
+const manualTimers = () => {
+  const waiting: (() => void)[] = []
+  const asked: number[] = []
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      asked.push(ms)
+      waiting.push(resolve)
+    })
+  const fire = async (file: { idle(): Promise<void> }) => {
+    waiting.splice(0).forEach((wake) => wake())
+    // the woken retry queues its write on the next turn
+    await Promise.resolve()
+    await file.idle()
+  }
+  return { delay, asked, waiting, fire }
+}
+
 /** A logger that keeps its lines, to assert on what was logged. */
 const recordingLogger = () => {
   const lines: { level: number; msg: string; [key: string]: unknown }[] = []
@@ -244,29 +262,81 @@ describe('HtpasswdFile', () => {
     expect(await readFile(file.path, 'utf8')).toBe(`two:${HASH_B}\n`)
   })
 
-  test('a failed rewrite is logged at error and the next change writes the file', async () => {
+  test('a failed rewrite is logged at error, reported, and tried again with growing waits until it works', async () => {
     await using dir = tempDir('ra-htpasswd-')
     const blocker = join(dir.path, 'blocked')
     await writeFile(blocker, 'a file where a folder should be')
     const path = join(blocker, 'htpasswd')
     const users = [user('one', HASH_A)]
     const { log, lines } = recordingLogger()
-    const file = new HtpasswdFile({ path, store: { listEnabledUsersWithHash: () => users }, log })
+    const timers = manualTimers()
+    const file = new HtpasswdFile({
+      path,
+      store: { listEnabledUsersWithHash: () => users },
+      log,
+      delay: timers.delay,
+    })
 
     file.rewrite()
     await file.idle()
-    const errors = lines.filter((line) => line.level === 50)
+    const failed = file.writeError
+    await timers.fire(file)
+    await Bun.file(blocker).delete()
+    await timers.fire(file)
+
+    expect(failed).toStartWith('EEXIST: file already exists, mkdir')
+    expect(timers.asked).toEqual([1000, 2000])
+    expect(lines.filter((line) => line.level === 50).map((line) => [line.path, line.msg])).toEqual([
+      [path, 'the htpasswd file could not be written; the registry keeps the previous one'],
+      [path, 'the htpasswd file could not be written; the registry keeps the previous one'],
+    ])
+    expect([file.writeError, await readFile(path, 'utf8')]).toEqual([null, `one:${HASH_A}\n`])
+  })
+
+  test('waits at most a minute between attempts, and stops trying when stopped', async () => {
+    await using dir = tempDir('ra-htpasswd-')
+    const blocker = join(dir.path, 'blocked')
+    await writeFile(blocker, 'a file where a folder should be')
+    const timers = manualTimers()
+    const file = new HtpasswdFile({
+      path: join(blocker, 'htpasswd'),
+      store: { listEnabledUsersWithHash: () => [] },
+      log: pino({ level: 'silent' }),
+      delay: timers.delay,
+    })
+
+    file.rewrite()
+    await file.idle()
+    for (let attempt = 0; attempt < 7; attempt++) {
+      await timers.fire(file)
+    }
+    file.stop()
+    await timers.fire(file)
+
+    expect(timers.asked).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000])
+    expect(timers.waiting).toHaveLength(0)
+  })
+
+  test('a change while a retry waits writes at once, and a success ends the retries', async () => {
+    await using dir = tempDir('ra-htpasswd-')
+    const blocker = join(dir.path, 'blocked')
+    await writeFile(blocker, 'a file where a folder should be')
+    const timers = manualTimers()
+    const file = new HtpasswdFile({
+      path: join(blocker, 'htpasswd'),
+      store: { listEnabledUsersWithHash: () => [user('one', HASH_A)] },
+      log: pino({ level: 'silent' }),
+      delay: timers.delay,
+    })
+
+    file.rewrite()
+    await file.idle()
     await Bun.file(blocker).delete()
     file.rewrite()
     await file.idle()
+    await timers.fire(file)
 
-    expect(errors.map((line) => [line.path, line.msg])).toEqual([
-      [
-        path,
-        'the htpasswd file could not be rewritten; the registry keeps the previous one until the next user change',
-      ],
-    ])
-    expect(await readFile(path, 'utf8')).toBe(`one:${HASH_A}\n`)
+    expect([file.writeError, timers.asked, timers.waiting.length]).toEqual([null, [1000], 0])
   })
 
   test('warns when a rewrite leaves out the login this server uses', async () => {

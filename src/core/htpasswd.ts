@@ -149,7 +149,15 @@ export interface HtpasswdFileOptions {
   log: Logger
   /** `registry.login`: a rewrite that leaves it out where the previous one had it warns. */
   serverLogin?: string
+  /** Resolves after `ms` milliseconds, without keeping the process alive. @default a timer */
+  delay?: (ms: number) => Promise<void>
 }
+
+/** The first wait before a failed rewrite is tried again; it doubles after each failure. */
+export const HTPASSWD_RETRY_FIRST_MS = 1000
+
+/** The longest wait between two attempts at a rewrite that keeps failing. */
+export const HTPASSWD_RETRY_MAX_MS = 60_000
 
 /** What a write put in the file. */
 export interface HtpasswdWriteResult {
@@ -160,23 +168,39 @@ export interface HtpasswdWriteResult {
 /**
  * The htpasswd file, rewritten from the store. Writes never overlap: a change made while a
  * write runs queues exactly one more write, which reads the store when it starts, so the file
- * always ends with the latest state however many changes came in between.
+ * always ends with the latest state however many changes came in between. A rewrite that
+ * fails is tried again, after 1 s and then twice as long each time up to a minute, until one
+ * succeeds; meanwhile {@link writeError} says why, for the health check.
  */
 export class HtpasswdFile {
   readonly path: string
   readonly #store: Pick<Store, 'listEnabledUsersWithHash'>
   readonly #log: Logger
   readonly #serverLogin: string
+  readonly #delay: (ms: number) => Promise<void>
   #tail: Promise<unknown> = Promise.resolve()
   #queued: Promise<HtpasswdWriteResult> | null = null
   #ownerWarned = false
   #hadServerLogin = false
+  #writeError: string | null = null
+  #retryMs = HTPASSWD_RETRY_FIRST_MS
+  #retrying = false
+  #stopped = false
 
   constructor(options: HtpasswdFileOptions) {
     this.path = options.path
     this.#store = options.store
     this.#log = options.log
     this.#serverLogin = options.serverLogin ?? ''
+    this.#delay = options.delay ?? unrefDelay
+  }
+
+  /**
+   * Why the last write failed, while no write has succeeded since: the registry still reads
+   * the file as it was before. `null` when the file holds the latest state of the users.
+   */
+  get writeError(): string | null {
+    return this.#writeError
   }
 
   /**
@@ -187,9 +211,17 @@ export class HtpasswdFile {
     if (this.#queued !== null) {
       return this.#queued
     }
-    const next = this.#tail.then(() => {
+    const next = this.#tail.then(async () => {
       this.#queued = null
-      return this.#writeNow()
+      try {
+        const result = await this.#writeNow()
+        this.#writeError = null
+        this.#retryMs = HTPASSWD_RETRY_FIRST_MS
+        return result
+      } catch (error) {
+        this.#writeError = error instanceof Error ? error.message : String(error)
+        throw error
+      }
     })
     this.#queued = next
     this.#tail = next.catch(() => undefined)
@@ -198,21 +230,47 @@ export class HtpasswdFile {
   }
 
   /**
-   * Queues a rewrite after a user change and returns at once. A failure is logged at error; the
-   * next change writes the whole file again.
+   * Queues a rewrite after a user change and returns at once. A failure is logged at error and
+   * the rewrite is tried again later, until one succeeds (see {@link writeError}).
    */
   rewrite(): void {
     this.write().catch((error: unknown) => {
       this.#log.error(
-        { path: this.path, err: error instanceof Error ? error.message : String(error) },
-        'the htpasswd file could not be rewritten; the registry keeps the previous one until the next user change',
+        {
+          path: this.path,
+          err: error instanceof Error ? error.message : String(error),
+          retryInMs: this.#stopped ? null : this.#retryMs,
+        },
+        'the htpasswd file could not be written; the registry keeps the previous one',
       )
+      this.#retryLater()
     })
   }
 
-  /** Resolves once no write is queued or running. */
+  /** Resolves once no write is queued or running (a retry waiting for its time is neither). */
   async idle(): Promise<void> {
     await this.#tail
+  }
+
+  /** Stops trying a failed rewrite again, when the server stops. */
+  stop(): void {
+    this.#stopped = true
+  }
+
+  #retryLater(): void {
+    if (this.#retrying || this.#stopped) {
+      return
+    }
+    this.#retrying = true
+    const ms = this.#retryMs
+    this.#retryMs = Math.min(ms * 2, HTPASSWD_RETRY_MAX_MS)
+    void this.#delay(ms).then(() => {
+      this.#retrying = false
+      // a user change may have written the file meanwhile
+      if (!this.#stopped && this.#writeError !== null) {
+        this.rewrite()
+      }
+    })
   }
 
   async #writeNow(): Promise<HtpasswdWriteResult> {
@@ -329,3 +387,9 @@ export const registryLoginProblem = async (
 
   return null
 }
+
+/** A timer that does not keep the process alive. */
+const unrefDelay = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref()
+  })

@@ -5,9 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 
-import { readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
+import pino from 'pino'
+
+import { createApp, type App } from '../../src/app.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { Authenticator } from '../../src/core/authenticator.ts'
+import { startHtpasswd, type HtpasswdFile } from '../../src/core/htpasswd.ts'
+import { LoginThrottle } from '../../src/core/login-throttle.ts'
+import { openEmbedStore } from '../../src/core/sqlite/index.ts'
+import type { Store } from '../../src/core/store.ts'
+import { resolveSessionSecret } from '../../src/plugins/admin-api/index.ts'
 import { ADMIN, basic, startTestServer, type TestServer } from '../helpers.ts'
 import { writeOciImage, type OciImage } from '../support/oci-image.ts'
 import { startRegistry, type RunningRegistry } from '../support/registry.ts'
@@ -150,3 +160,128 @@ describe('basic mode with a real registry', () => {
     expect(rule.json.message).toContain('do not apply until it uses token auth')
   })
 })
+
+describe('basic mode when the htpasswd file cannot be written', () => {
+  const silent = pino({ level: 'silent' })
+  let work: TempDir
+  let path: string
+  let store: Store
+  let file: HtpasswdFile
+  let app: App
+  let registry: RunningRegistry
+  let source: OciImage
+
+  beforeAll(async () => {
+    work = tempDir('ra-basic-readonly-e2e-')
+    path = join(work.path, 'auth', 'htpasswd')
+    const configWith = (...more: string[]): Config => {
+      const loaded = loadConfig(
+        [
+          '--registry.auth-type=basic',
+          `--registry.htpasswd=${path}`,
+          `--registry.login=${ADMIN.username}`,
+          `--registry.password=${ADMIN.password}`,
+          `--store.embed.path=${join(work.path, 'data.db')}`,
+          `--store.admin-password=${ADMIN.password}`,
+          ...more,
+        ],
+        { HOME: work.path },
+      )
+      if (loaded.kind !== 'config') {
+        throw new Error('unexpected help output')
+      }
+      return loaded.config
+    }
+    let config = configWith()
+    ;({ store } = await openEmbedStore({
+      path: config.store.embed.path,
+      adminPassword: ADMIN.password,
+      log: silent,
+    }))
+    file = (await startHtpasswd({ config, store, log: silent })) as HtpasswdFile
+    registry = await startRegistry({ auth: { htpasswd: { path } } })
+    config = configWith(`--registry.host=${registry.url}`)
+    app = createApp({
+      config,
+      log: silent,
+      store,
+      authenticator: new Authenticator({ store, throttle: new LoginThrottle() }),
+      signer: null,
+      sessionSecret: resolveSessionSecret(store, config, silent),
+      htpasswd: file,
+    })
+    source = await writeOciImage(join(work.path, 'image'), { tag: '1.0' })
+  })
+
+  afterAll(async () => {
+    file?.stop()
+    await file?.idle()
+    await registry?.stop()
+    store?.close()
+    await work?.remove()
+  })
+
+  const call = async (method: string, route: string, body?: unknown) => {
+    const response = await app.handle(
+      new Request(`http://localhost${route}`, {
+        method,
+        headers: { authorization: adminAuth, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    )
+    return { status: response.status, json: (await response.json()) as any }
+  }
+
+  test('reports the failure, and the retry removes a disabled user once the file can be written', async () => {
+    const created = await call('POST', '/api/v1/users', {
+      login: 'erin',
+      name: 'erin',
+      password: 'erin-password',
+      role: 'user',
+    })
+    expect(created.status).toBe(200)
+    // the file's place is taken by a folder, so the rename onto it fails
+    await rm(path)
+    await mkdir(path)
+
+    const blocked = await call('PUT', `/api/v1/users/${created.json.id}`, { blocked: true })
+    const unhealthy = await call('GET', '/api/v1/registry/health')
+    await rmdir(path)
+    await until('the retry to write the file', async () => {
+      const health = await call('GET', '/api/v1/registry/health')
+      return health.status === 200
+    })
+    const lines = await readFile(path, 'utf8')
+    const pushed = await skopeoCopy(source.ref, registry.ref('erin/app:1.0'), {
+      destCreds: { username: 'erin', password: 'erin-password' },
+    })
+    const byAdmin = await skopeoCopy(source.ref, registry.ref('admin/app:1.0'), {
+      destCreds: { username: ADMIN.username, password: ADMIN.password },
+    })
+
+    expect([blocked.status, blocked.json.data.blocked]).toEqual([200, true])
+    expect(blocked.json.message).toStartWith(
+      "ok; the registry's htpasswd file could not be updated yet (EISDIR",
+    )
+    // the registry, which cannot read its file either, refuses the health check's ping too
+    expect([unhealthy.status, unhealthy.json.reasons]).toEqual([
+      503,
+      expect.arrayContaining([
+        expect.stringMatching(/^the htpasswd file could not be written: EISDIR/),
+      ]),
+    ])
+    expect(lines.split('\n').map((line) => line.split(':')[0])).toEqual(['admin', ''])
+    expect([pushed.exitCode, byAdmin.exitCode]).toEqual([1, 0])
+  })
+})
+
+/** Polls `check` until it is true; fails after 4 s with `what`. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 4_000
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`)
+    }
+    await Bun.sleep(50)
+  }
+}

@@ -172,6 +172,20 @@ describe('checkHealth', () => {
     ])
   })
 
+  test('an htpasswd file that could not be written is unhealthy until a write succeeds', async () => {
+    const htpasswd = { writeError: 'EROFS: read-only file system' as string | null }
+
+    const failing = await checkHealth({ registry: pinging(OK), htpasswd })
+    htpasswd.writeError = null
+    const written = await checkHealth({ registry: pinging(OK), htpasswd })
+
+    expect([failing.healthy, failing.reasons, written.healthy]).toEqual([
+      false,
+      ['the htpasswd file could not be written: EROFS: read-only file system'],
+      true,
+    ])
+  })
+
   test('without a registry configured it is unhealthy', async () => {
     const report = await checkHealth({ registry: null })
 

@@ -57,19 +57,29 @@ export interface HealthReport {
   warnings: string[]
 }
 
+/** What the health check reads from the htpasswd file of basic mode. */
+export interface HtpasswdHealth {
+  /** Why the last write failed, while no write has succeeded since; else `null`. */
+  readonly writeError: string | null
+}
+
 /** What the health check works with. */
 export interface HealthDeps {
   /** `null` when `registry.host` is not set. */
   registry: HealthRegistry | null
   /** @default none: no notification time and no sync are reported */
   mirror?: MirrorHealth
+  /** The htpasswd file in basic mode. @default none */
+  htpasswd?: HtpasswdHealth | null
 }
 
 /**
  * Checks the registry and the mirror. Unhealthy when:
  * - the registry does not answer `GET /v2/` with 200 to this server's credentials;
  * - the last finished sync could not read the whole catalog (so it could remove nothing);
- * - the last finished sync could not read more than half of the repositories it set out to.
+ * - the last finished sync could not read more than half of the repositories it set out to;
+ * - in basic mode, the htpasswd file could not be written since the last change of the users
+ *   (the registry still lets in whom the old file lists).
  *
  * A finished sync with fewer failures stays healthy with a warning that counts them and
  * names the first. Never throws.
@@ -86,6 +96,10 @@ export const checkHealth = async (deps: HealthDeps): Promise<HealthReport> => {
   const lastSync = status?.sync ? { ...status.sync, running: status.running } : null
   if (lastSync?.finishedAt) {
     judgeSync(lastSync, reasons, warnings)
+  }
+  const htpasswdError = deps.htpasswd?.writeError ?? null
+  if (htpasswdError !== null) {
+    reasons.push(`the htpasswd file could not be written: ${htpasswdError}`)
   }
   const lastEventAt = deps.mirror?.lastEventAt ?? null
 
