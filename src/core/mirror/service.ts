@@ -187,40 +187,7 @@ export class MirrorService {
     const budget = new EnvelopeBudget(delivery.trusted)
 
     for (const event of events) {
-      const work = classifyEvent(event, rules)
-      if (typeof work === 'string') {
-        result.ignored++
-        continue
-      }
-      if (this.#registry === null) {
-        this.#log.debug(
-          { repository: work.repository, kind: work.kind },
-          'event not confirmed: no registry is configured',
-        )
-        result.ignored++
-        continue
-      }
-      if (!this.#confirmations.canTake(budget, work.kind === 'pull' ? null : keyOf(work))) {
-        result.dropped++
-        continue
-      }
-      const id = eventIdOf(event)
-      if (
-        id !== null &&
-        !this.#store.recordEventId(id, nowSeconds, nowSeconds - EVENT_ID_RETENTION_SECONDS)
-      ) {
-        result.duplicates++
-        continue
-      }
-      if (work.kind === 'pull') {
-        const { repository, target } = work
-        this.#confirmations.other(budget, repository, () => {
-          this.#store.addPulls(repository, target, 1)
-        })
-        result.queued++
-      } else {
-        result[this.#confirmations.take(budget, work)]++
-      }
+      result[this.#takeEvent(event, classifyEvent(event, rules), budget, nowSeconds)]++
     }
     if (result.dropped > 0) {
       this.#log.warn(
@@ -231,6 +198,41 @@ export class MirrorService {
     }
 
     return result
+  }
+
+  /** Takes one event's work within the envelope's budget, and says what became of it. */
+  #takeEvent(
+    event: RegistryEvent,
+    work: EventWork | string,
+    budget: EnvelopeBudget,
+    nowSeconds: number,
+  ): keyof AcceptResult {
+    if (typeof work === 'string') {
+      return 'ignored'
+    }
+    if (this.#registry === null) {
+      this.#log.debug(
+        { repository: work.repository, kind: work.kind },
+        'event not confirmed: no registry is configured',
+      )
+      return 'ignored'
+    }
+    if (!this.#confirmations.canTake(budget, work.kind === 'pull' ? null : keyOf(work))) {
+      return 'dropped'
+    }
+    const id = eventIdOf(event)
+    if (
+      id !== null &&
+      !this.#store.recordEventId(id, nowSeconds, nowSeconds - EVENT_ID_RETENTION_SECONDS)
+    ) {
+      return 'duplicates'
+    }
+    if (work.kind !== 'pull') {
+      return this.#confirmations.take(budget, work)
+    }
+    const { repository, target } = work
+    this.#confirmations.other(budget, repository, () => this.#countPull(repository, target))
+    return 'queued'
   }
 
   /**
@@ -361,6 +363,17 @@ export class MirrorService {
     this.#running = done
 
     return done
+  }
+
+  #countPull(repository: string, target: { tag: string } | { digest: string }): void {
+    try {
+      this.#store.addPulls(repository, target, 1)
+    } catch (error) {
+      this.#log.warn(
+        { repository, err: error instanceof Error ? error.message : error },
+        'pull not counted',
+      )
+    }
   }
 
   #startCatchUp(): void {
