@@ -59,7 +59,7 @@ export const createApp = (deps: AppDeps) => {
     })
 
   const htpasswd = deps.htpasswd ?? null
-  const adminDeps: AdminApiDeps & { htpasswd: HtpasswdFile | null } = {
+  const adminDeps: AdminApiDeps = {
     store: deps.store,
     log,
     config,
@@ -70,7 +70,6 @@ export const createApp = (deps: AppDeps) => {
     mirror,
     // catalog deletes wait for the mirror's work on the same repository, and it for them
     repositoryLock: mirror,
-    // NOTE: read by the health check, which the admin API builds from these same deps
     htpasswd,
   }
 

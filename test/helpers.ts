@@ -15,6 +15,7 @@ import { Authenticator } from '../src/core/authenticator.ts'
 import { startHtpasswd, type HtpasswdFile } from '../src/core/htpasswd.ts'
 import { LoginThrottle } from '../src/core/login-throttle.ts'
 import { createMirrorService, type MirrorService } from '../src/core/mirror/index.ts'
+import { createRegistryClient } from '../src/core/registry-client/index.ts'
 import { hashPassword } from '../src/core/passwords.ts'
 import { openEmbedStore } from '../src/core/sqlite/index.ts'
 import type { AccessRule, NewAccessRule, Store, User } from '../src/core/store.ts'
@@ -113,7 +114,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
   const authenticator = new Authenticator({ store, throttle: new LoginThrottle() })
   const sessionSecret = await resolveSessionSecret(store, config, silent)
-  const mirror = createMirrorService({ config, store, log: silent, signer })
+  // One registry client for the mirror and the catalog routes, as createApp builds it.
+  const registry =
+    config.registry.host === ''
+      ? null
+      : createRegistryClient({
+          config: config.registry,
+          signer,
+          service: config.registry.service,
+          log: silent,
+        })
+  const mirror = createMirrorService({ config, store, log: silent, signer, registry })
   const htpasswd = await startHtpasswd({ config, store, log: silent })
   const app = createApp({
     config,
@@ -123,7 +134,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     signer,
     sessionSecret,
     mirror,
-    onUsersChanged: htpasswd ? () => htpasswd.rewrite() : undefined,
+    registry,
+    htpasswd,
   })
 
   let url = 'http://localhost'

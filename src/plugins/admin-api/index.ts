@@ -8,7 +8,12 @@ import { DeniedError, ValidationError } from '../../errors.ts'
 import { createAccessRule, getAccessRuleOrThrow, updateAccessRule } from './access-rules.ts'
 import { catalogRoutes, type CatalogRegistry, type RepositoryLock } from './catalog.ts'
 import { createGroup, deleteGroup, getGroupOrThrow, updateGroup } from './groups.ts'
-import { healthRoutes, type HealthRegistry, type MirrorHealth } from './health.ts'
+import {
+  healthRoutes,
+  type HealthRegistry,
+  type HtpasswdHealth,
+  type MirrorHealth,
+} from './health.ts'
 import { contentRange, parseListQuery, type ListResource } from './list-protocol.ts'
 import {
   AccessCreateBody,
@@ -78,6 +83,8 @@ export interface AdminApiDeps {
   mirror?: MirrorHealth
   /** Serialises deletes with the mirror's work per repository. @default none */
   repositoryLock?: RepositoryLock
+  /** The htpasswd file of basic mode, whose write failures the health check reports. @default none */
+  htpasswd?: HtpasswdHealth | null
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number
 }
