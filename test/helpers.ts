@@ -197,3 +197,9 @@ const freePort = async (): Promise<number> => {
 /** An `Authorization: Basic` header value. */
 export const basic = (username: string, password: string): string =>
   `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
+
+/**
+ * A response body as tests read it: indexed freely, because each assertion then checks the shape
+ * it needs with `toEqual` or `toMatchObject`, which fails on anything unexpected.
+ */
+export type LooseJson = any

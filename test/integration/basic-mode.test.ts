@@ -18,7 +18,7 @@ import { LoginThrottle } from '../../src/core/login-throttle.ts'
 import { openEmbedStore } from '../../src/core/sqlite/index.ts'
 import type { Store } from '../../src/core/store.ts'
 import { resolveSessionSecret } from '../../src/plugins/admin-api/index.ts'
-import { ADMIN, basic, startTestServer, type TestServer } from '../helpers.ts'
+import { ADMIN, basic, startTestServer, type TestServer, type LooseJson } from '../helpers.ts'
 import { writeOciImage, type OciImage } from '../support/oci-image.ts'
 import { startRegistry, type RunningRegistry } from '../support/registry.ts'
 import { skopeoCopy, skopeoInspect } from '../support/skopeo.ts'
@@ -62,7 +62,7 @@ const api = async (method: string, path: string, body?: unknown) => {
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   await server.htpasswd?.idle()
-  return { status: response.status, json: (await response.json()) as any }
+  return { status: response.status, json: (await response.json()) as LooseJson }
 }
 
 const createUser = async (login: string, password: string): Promise<number> => {
@@ -229,7 +229,7 @@ describe('basic mode when the htpasswd file cannot be written', () => {
         body: body === undefined ? undefined : JSON.stringify(body),
       }),
     )
-    return { status: response.status, json: (await response.json()) as any }
+    return { status: response.status, json: (await response.json()) as LooseJson }
   }
 
   test('reports the failure, and the retry removes a disabled user once the file can be written', async () => {

@@ -14,6 +14,7 @@ import {
   TEST_ISSUER,
   TEST_SERVICE,
   type TestServer,
+  type LooseJson,
 } from '../helpers.ts'
 import { writeOciImage, writeOciIndex, type OciImage } from '../support/oci-image.ts'
 import { startRegistry, type RunningRegistry } from '../support/registry.ts'
@@ -51,7 +52,7 @@ const sync = async (server: TestServer) => {
 
 const call = async (server: TestServer, method: string, path: string, auth = adminAuth) => {
   const response = await server.handle(path, { method, headers: { authorization: auth } })
-  return { status: response.status, json: (await response.json()) as any }
+  return { status: response.status, json: (await response.json()) as LooseJson }
 }
 
 const q = (params: Record<string, string>) => new URLSearchParams(params).toString()

@@ -425,7 +425,7 @@ describe('GET /api/v1/registry/catalog/blobs', () => {
     await api.mirror('ns/app', '1.0')
     const big = api.registry.putBlob('x'.repeat(4 * 1024 * 1024 + 1))
     const row = api.store.getRepositoryEntry('ns/app', '1.0')
-    api.store.upsertRepositoryEntry({ ...(row as any), tag: 'big', configDigest: big.digest })
+    api.store.upsertRepositoryEntry({ ...row!, tag: 'big', configDigest: big.digest })
 
     const answer = await api.call(
       'GET',
@@ -707,7 +707,7 @@ describe('DELETE in the catalog', () => {
     }
     // a row the registry no longer has
     api.store.upsertRepositoryEntry({
-      ...(api.store.getRepositoryEntry('ns/app', '2.0') as any),
+      ...api.store.getRepositoryEntry('ns/app', '2.0')!,
       tag: 'gone',
     })
     api.registry.untag('ns/app', 'gone')

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 
+import type { LooseJson } from '../../../test/helpers.ts'
 import { Elysia } from 'elysia'
 import pino from 'pino'
 
@@ -230,7 +231,7 @@ describe('GET /api/v1/registry/health', () => {
       const response = await app.handle(
         new Request('http://localhost/api/v1/registry/health', { headers }),
       )
-      return { status: response.status, json: (await response.json()) as any }
+      return { status: response.status, json: (await response.json()) as LooseJson }
     }
     return { call, [Symbol.dispose]: () => store.close() }
   }
