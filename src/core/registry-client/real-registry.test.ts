@@ -205,8 +205,10 @@ describe('registry client against registry 2.8 in token mode', () => {
     const error = (await caught(client.listTags('ns/missing'))) as RegistryError
 
     expect(tags).toEqual(['1.0', 'latest'])
-    // The registry logs the token's subject on failed requests.
-    expect(registry.logs().includes(`auth.user.name="${SERVER_SUBJECT}"`)).toBe(true)
+    // The registry logs the token's subject on failed requests, once its log line is written.
+    expect(await registry.waitForLog(`auth.user.name="${SERVER_SUBJECT}"`)).toContain(
+      SERVER_SUBJECT,
+    )
     expect(error).toBeInstanceOf(RegistryError)
     expect({ kind: error.kind, status: error.status, code: error.code }).toEqual({
       kind: 'registry',
