@@ -88,7 +88,6 @@ export const createApp = (deps: AppDeps) => {
         now: deps.now,
       }),
     )
-    .use(htpasswd ? htpasswdNotice(htpasswd) : new Elysia({ name: 'htpasswd-notice' }))
     .use(adminApiPlugin(adminDeps))
     .use(registryEventsPlugin({ mirror, authenticator: deps.authenticator, config, log }))
     .use(
@@ -154,38 +153,6 @@ const limitBody = (request: Request, set: { headers: Record<string, unknown> }):
     throw refusal
   }
 }
-
-/** The admin API routes that change the user table. */
-const USER_CHANGE = /^\/api\/v1\/users(?:\/\d+|\/me\/password)?$/
-
-/**
- * In basic mode, answers a change to the users once the htpasswd file has been written, and
- * says in the answer's message when it could not be: the change is saved, but the registry
- * still reads the old file until a later attempt succeeds.
- */
-const htpasswdNotice = (htpasswd: HtpasswdFile) =>
-  new Elysia({ name: 'htpasswd-notice' }).onAfterHandle(
-    { as: 'global' },
-    async ({ request, responseValue }) => {
-      if (request.method === 'GET' || !USER_CHANGE.test(new URL(request.url).pathname)) {
-        return
-      }
-      await htpasswd.idle()
-      const error = htpasswd.writeError
-      if (error === null || !isEnvelope(responseValue)) {
-        return
-      }
-      return {
-        ...responseValue,
-        message: `${responseValue.message}; the registry's htpasswd file could not be updated yet (${error}); it is tried again until it works`,
-      }
-    },
-  )
-
-const isEnvelope = (value: unknown): value is { message: string } =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as { message?: unknown }).message === 'string'
 
 /** The registry client for `registry.host`, or `null` when it is not set. */
 const registryOf = ({ config, signer, log }: AppDeps): RegistryClient | null =>

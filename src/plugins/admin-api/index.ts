@@ -83,14 +83,36 @@ export interface AdminApiDeps {
   mirror?: MirrorHealth
   /** Serialises deletes with the mirror's work per repository. @default none */
   repositoryLock?: RepositoryLock
-  /** The htpasswd file of basic mode, whose write failures the health check reports. @default none */
-  htpasswd?: HtpasswdHealth | null
+  /**
+   * The htpasswd file of basic mode: the health check reports its write failures, and the
+   * answer to a change of the users says when the file could not be updated. @default none
+   */
+  htpasswd?: (HtpasswdHealth & { idle(): Promise<void> }) | null
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number
 }
 
 const BASIC_MODE_NOTE =
   'note: the registry uses basic auth, so access rules are kept but do not apply until it uses token auth'
+
+/**
+ * The message of an answer to a change of the users. In basic mode the answer waits for the
+ * htpasswd rewrite, and says when the file could not be written: the change is saved, but the
+ * registry reads the old file until a later attempt succeeds.
+ */
+const userChangeMessage = async (
+  htpasswd: AdminApiDeps['htpasswd'],
+  message: string,
+): Promise<string> => {
+  if (!htpasswd) {
+    return message
+  }
+  await htpasswd.idle()
+  const error = htpasswd.writeError
+  return error === null
+    ? message
+    : `${message}; the registry's htpasswd file could not be updated yet (${error}); it is tried again until it works`
+}
 
 /**
  * The admin API: users, groups and access rules under `/api/v1` (react-admin's simple REST
@@ -159,7 +181,11 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
         const updated = await changeOwnPassword(service, user.id, body.new_password)
         await renewOwnSession(sessions, principal as Principal, set)
         log.info({ userId: user.id }, 'own password changed')
-        return envelope('password changed', updated.id, toUserJson(updated))
+        return envelope(
+          await userChangeMessage(deps.htpasswd, 'password changed'),
+          updated.id,
+          toUserJson(updated),
+        )
       },
       { body: PasswordChangeBody, roles: ROLES },
     )
@@ -174,7 +200,11 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
         const actor = requireRole(principal, 'admin')
         const user = await createUser(service, body)
         log.info({ actorId: actor.id, userId: user.id, role: user.role }, 'user created')
-        return envelope('user created', user.id, toUserJson(user))
+        return envelope(
+          await userChangeMessage(deps.htpasswd, 'user created'),
+          user.id,
+          toUserJson(user),
+        )
       },
       { body: UserCreateBody, roles: ADMIN },
     )
@@ -189,18 +219,18 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
           await renewOwnSession(sessions, { ...(principal as Principal), user }, set)
         }
         log.info({ actorId: actor.id, userId: user.id }, 'user updated')
-        return envelope('ok', user.id, toUserJson(user))
+        return envelope(await userChangeMessage(deps.htpasswd, 'ok'), user.id, toUserJson(user))
       },
       { body: UserUpdateBody, roles: ADMIN },
     )
     .delete(
       '/api/v1/users/:id',
-      ({ principal, params }) => {
+      async ({ principal, params }) => {
         const actor = requireRole(principal, 'admin')
         const id = parseId(params.id, 'user')
         deleteUser(service, id)
         log.info({ actorId: actor.id, userId: id }, 'user deleted')
-        return envelope('user deleted', id, null)
+        return envelope(await userChangeMessage(deps.htpasswd, 'user deleted'), id, null)
       },
       { roles: ADMIN },
     )
