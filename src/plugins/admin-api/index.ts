@@ -5,6 +5,7 @@ import type { Config } from '../../config.ts'
 import type { Authenticator } from '../../core/authenticator.ts'
 import { ROLES, type ListQuery, type ListResult, type Role, type Store } from '../../core/store.ts'
 import { DeniedError, ValidationError } from '../../errors.ts'
+import { peerAddress } from '../../peer-address.ts'
 import { createAccessRule, getAccessRuleOrThrow, updateAccessRule } from './access-rules.ts'
 import { catalogRoutes, type CatalogRegistry, type RepositoryLock } from './catalog.ts'
 import { createGroup, deleteGroup, getGroupOrThrow, updateGroup } from './groups.ts'
@@ -168,7 +169,7 @@ const userRoutes = (deps: AdminApiDeps, log: Logger) => {
 
         // The current password goes through the authenticator, so guesses here are throttled
         // like any other login.
-        const address = server?.requestIP(request)?.address ?? 'unknown'
+        const address = peerAddress(server, request)
         const outcome = await deps.authenticator.authenticate(
           address,
           user.login,

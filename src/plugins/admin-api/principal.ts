@@ -6,6 +6,7 @@ import type { Config } from '../../config.ts'
 import { parseBasicAuth, type Authenticator } from '../../core/authenticator.ts'
 import type { Role, Store, User, UserWithHash } from '../../core/store.ts'
 import { DeniedError, UnauthorizedError, ValidationError } from '../../errors.ts'
+import { peerAddress } from '../../peer-address.ts'
 import {
   JWT_COOKIE,
   JWT_HEADER,
@@ -157,7 +158,7 @@ export const principalPlugin = (deps: PrincipalDeps) => {
     if (!pending) {
       pending = resolvePrincipal(resolver, {
         request,
-        address: server?.requestIP(request)?.address ?? 'unknown',
+        address: peerAddress(server, request),
         setCookies: (cookies) => {
           set.headers['set-cookie'] = cookies
         },

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 
 import type { Authenticator } from '../../core/authenticator.ts'
 import { DeniedError, UnauthorizedError } from '../../errors.ts'
+import { peerAddress } from '../../peer-address.ts'
 import { LoginBody } from './model.ts'
 import { withoutHash } from './principal.ts'
 import {
@@ -58,7 +59,7 @@ export const sessionRoutes = (deps: SessionRoutesDeps) => {
     .post(
       '/auth/local/login',
       async ({ body, request, server, set }) => {
-        const address = server?.requestIP(request)?.address ?? 'unknown'
+        const address = peerAddress(server, request)
         const outcome = await authenticator.authenticate(address, body.user, body.passwd)
         if (outcome.kind === 'invalid') {
           log.info({ address }, 'ui login failed')

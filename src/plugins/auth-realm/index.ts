@@ -7,6 +7,7 @@ import { parseBasicAuth, type Authenticator } from '../../core/authenticator.ts'
 import { parseScopes } from '../../core/scope.ts'
 import type { Store, User } from '../../core/store.ts'
 import { NotFoundError, UnauthorizedError, ValidationError } from '../../errors.ts'
+import { peerAddress } from '../../peer-address.ts'
 import { issueRefreshToken, redeemRefreshToken } from './refresh-tokens.ts'
 
 export const REALM_PATH = '/api/v1/registry/auth'
@@ -223,14 +224,6 @@ export const authRealmPlugin = (deps: AuthRealmDeps) => {
       )
   )
 }
-
-interface PeerLookup {
-  requestIP(request: Request): { address: string } | null
-}
-
-/** The socket's peer address; forwarded headers are not trusted. */
-export const peerAddress = (server: PeerLookup | null | undefined, request: Request): string =>
-  server?.requestIP(request)?.address ?? 'unknown'
 
 const readForm = async (request: Request): Promise<URLSearchParams> => {
   const type = request.headers.get('content-type') ?? ''

@@ -5,6 +5,7 @@ import type { Config } from '../../config.ts'
 import type { Authenticator } from '../../core/authenticator.ts'
 import { parseEnvelope, type MirrorService } from '../../core/mirror/index.ts'
 import { UnauthorizedError } from '../../errors.ts'
+import { peerAddress } from '../../peer-address.ts'
 import { BodyTooLargeError, readTextBody } from './body.ts'
 import { authenticateSender, type EventSender } from './credentials.ts'
 
@@ -51,7 +52,7 @@ export const registryEventsPlugin = (deps: RegistryEventsDeps) => {
   return new Elysia({ name: 'registry-events' }).post(
     EVENTS_PATH,
     async ({ request, server }) => {
-      const address = server?.requestIP(request)?.address ?? 'unknown'
+      const address = peerAddress(server, request)
       const sender = await authenticateSender(
         request.headers.get('authorization'),
         address,
